@@ -1,0 +1,129 @@
+//! `stet check [URL...]`: one pass now, reported as it goes.
+
+use std::io::IsTerminal;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use super::output::{self, BOLD, DIM, kind_style, paint};
+use super::{Context, ExitError, exit};
+use crate::check::{CheckReport, run_pass};
+use crate::fetch::parse_watch_url;
+use crate::model::CheckKind;
+use crate::say;
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Only these watched URLs (default: every watched URL). A URL that is not watched yet is
+    /// added first.
+    pub urls: Vec<String>,
+    /// Print unchanged articles too (they are only counted by default).
+    #[arg(long)]
+    pub all: bool,
+}
+
+pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
+    let mut store = ctx.open_store()?;
+    let only = if args.urls.is_empty() {
+        None
+    } else {
+        let at = crate::model::now_rfc3339();
+        let mut urls = Vec::new();
+        for u in &args.urls {
+            let url = parse_watch_url(u).map_err(|e| ExitError::usage(e.to_string()))?;
+            store.add_watch(url.as_str(), "cli", &at)?;
+            urls.push(url.to_string());
+        }
+        Some(urls)
+    };
+    let targets = store.check_targets(only.as_deref())?;
+    drop(store);
+    if targets.is_empty() {
+        if !ctx.json {
+            say!(
+                "nothing to check: add a URL with `stet watch add URL` or a [[watch]] in the config"
+            );
+        }
+        return Ok(exit::OK);
+    }
+    let progress = (!ctx.json && std::io::stderr().is_terminal() && targets.len() > 1).then(|| {
+        let pb = ProgressBar::new(targets.len() as u64);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_signal.cancel();
+        }
+    });
+    let show_all = args.all;
+    let json = ctx.json;
+    let summary = run_pass(&ctx.config, &ctx.db_path, targets, shutdown, |report| {
+        if json {
+            let _ = output::json_line(report);
+        } else if show_all || report.kind != CheckKind::Unchanged {
+            let line = human_line(report);
+            match &progress {
+                Some(pb) => pb.println(anstream::adapter::strip_str(&line).to_string()),
+                None => say!("{line}"),
+            }
+        }
+        if let Some(pb) = &progress {
+            pb.inc(1);
+            pb.set_message(report.url.clone());
+        }
+    })
+    .await?;
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    if !json {
+        let mut counts: Vec<_> = summary.by_kind.iter().collect();
+        counts.sort();
+        let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        say!(
+            "{}",
+            paint(
+                DIM,
+                format!(
+                    "checked {}{}: {}",
+                    summary.checked,
+                    if summary.interrupted {
+                        " (interrupted)"
+                    } else {
+                        ""
+                    },
+                    parts.join(", ")
+                )
+            )
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn human_line(r: &CheckReport) -> String {
+    let kind = paint(kind_style(r.kind), format!("{:<9}", r.kind.as_str()));
+    let version = r
+        .version
+        .map(|v| format!("v{v}"))
+        .unwrap_or_else(|| "-".into());
+    let mut line = format!("{kind} {version:<4} {}", paint(BOLD, &r.url));
+    if let Some(s) = r.significance {
+        line.push_str(&format!(" ({})", s.as_str()));
+    }
+    if let Some(v) = r.reverted_to {
+        line.push_str(&format!(" back to v{v}"));
+    }
+    if let Some(d) = &r.detail {
+        line.push_str(&format!(" {}", paint(DIM, format!("[{d}]"))));
+    }
+    line
+}

@@ -1,0 +1,215 @@
+//! The command line: argument definitions, the shared context of every verb, and dispatch.
+//!
+//! Owns what the user types and sees; each verb lives in its own module and calls the library.
+//! Raw flags are parsed by clap, then turned into validated values here.
+
+mod check;
+mod config_cmd;
+mod demo;
+mod diff;
+mod history;
+pub mod output;
+mod run;
+mod show;
+mod watch;
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// Exit codes that mean something to scripts.
+pub mod exit {
+    /// Everything asked was done (a pass exits 0 even when some URLs failed).
+    pub const OK: u8 = 0;
+    /// The work could not be done: database unusable, I/O failure.
+    pub const FAILURE: u8 = 1;
+    /// Bad usage or configuration: unknown flag, malformed config, invalid URL.
+    pub const USAGE: u8 = 2;
+    /// What was asked for does not exist: a URL that is not watched, a version that is not stored.
+    pub const NOT_FOUND: u8 = 3;
+}
+
+/// An error that carries its own exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ExitError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl ExitError {
+    pub fn not_found(message: impl Into<String>) -> anyhow::Error {
+        Self {
+            code: exit::NOT_FOUND,
+            message: message.into(),
+        }
+        .into()
+    }
+
+    pub fn usage(message: impl Into<String>) -> anyhow::Error {
+        Self {
+            code: exit::USAGE,
+            message: message.into(),
+        }
+        .into()
+    }
+}
+
+const ABOUT: &str = "Keeps an archive of news articles and proves what they said.";
+
+const LONG_ABOUT: &str = "\
+Keeps an archive of news articles and proves what they said.
+
+stet snapshots article URLs, extracts the article (title, byline, text), hashes it (SHA-256) and
+stores every version in SQLite. It reports edits (a changed word, number, paragraph or headline)
+and deletions (404/410, redirects to the home page, soft-404 pages, confirmed on consecutive
+checks), while ignoring page noise: ads, sidebars, related links, relative timestamps, comment
+counts, scripts and markup changes. Transient failures (5xx, 429, timeouts, resets) are recorded
+as errors and never reported as deletions.
+
+Try it offline:   stet demo
+Start watching:   stet --config config/stet.toml watch add https://news.example.org/story
+Check now:        stet --config config/stet.toml check
+Run the daemon:   stet --config config/stet.toml run";
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 done (a pass exits 0 even when some URLs failed), 1 failure (database unusable,
+I/O), 2 bad usage or configuration, 3 not found (URL not watched, version not stored).
+
+Environment: STET_CONFIG (config file), STET_DB (database file), STET_LOG (log filter, e.g.
+\"stet=debug\"), NO_COLOR (plain output).";
+
+#[derive(Debug, Parser)]
+#[command(name = "stet", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// The configuration file (TOML); without it, built-in defaults are used.
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        env = "STET_CONFIG",
+        value_name = "FILE"
+    )]
+    pub config: Option<PathBuf>,
+    /// The database file; overrides `[storage] path` of the config.
+    #[arg(long, global = true, env = "STET_DB", value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Print machine-readable JSON instead of tables and colored text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors in the log output.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: check every watched URL on its schedule until stopped.
+    Run(run::RunArgs),
+    /// Check watched URLs once, now, and report what changed.
+    Check(check::CheckArgs),
+    /// Add, remove or list watched URLs.
+    #[command(subcommand)]
+    Watch(watch::WatchCommand),
+    /// Show the change history of an article: every version and event.
+    History(UrlArgs),
+    /// Show what changed between two versions of an article, word by word.
+    Diff(diff::DiffArgs),
+    /// Show one stored version of an article (its text, or the raw page with --raw).
+    Show(show::ShowArgs),
+    /// See stet work offline: a local news site, an edit, page noise, an outage and a deletion.
+    Demo(demo::DemoArgs),
+    /// Print the commented example configuration, or check a configuration file.
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct UrlArgs {
+    /// The article URL, as watched.
+    pub url: String,
+}
+
+/// What every verb needs: the configuration, where the database is, and how to print.
+pub struct Context {
+    pub config: Config,
+    pub db_path: PathBuf,
+    pub json: bool,
+}
+
+impl Context {
+    fn load(cli: &Cli) -> anyhow::Result<Self> {
+        let mut config = match &cli.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if let Some(db) = &cli.db {
+            config.storage.path = db.clone();
+        }
+        let db_path = config.storage.path.clone();
+        Ok(Self {
+            config,
+            db_path,
+            json: cli.json,
+        })
+    }
+
+    /// Opens the archive and brings the config's watches into it.
+    pub fn open_store(&self) -> anyhow::Result<Store> {
+        let mut store = Store::open(&self.db_path)?;
+        let urls: Vec<String> = self
+            .config
+            .watches
+            .iter()
+            .map(|w| crate::fetch::parse_watch_url(&w.url).map(|u| u.to_string()))
+            .collect::<Result<_, _>>()?;
+        store
+            .sync_config_watches(&urls, &crate::model::now_rfc3339())
+            .with_context(|| format!("cannot update watches in {}", self.db_path.display()))?;
+        Ok(store)
+    }
+
+    /// Finds a watched URL's id, accepting the URL as typed (normalised like `watch add`).
+    pub fn watch_id(&self, store: &Store, url: &str) -> anyhow::Result<crate::model::WatchId> {
+        let normalised = crate::fetch::parse_watch_url(url)
+            .map(|u| u.to_string())
+            .ok();
+        for candidate in [Some(url.to_string()), normalised].into_iter().flatten() {
+            if let Some(id) = store.watch_id(&candidate)? {
+                return Ok(id);
+            }
+        }
+        Err(ExitError::not_found(format!(
+            "{url} is not watched (see `stet watch list`)"
+        )))
+    }
+}
+
+/// Runs the parsed command line; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<u8> {
+    if let Command::Demo(args) = &cli.command {
+        return demo::run(args, cli.json).await;
+    }
+    if let Command::Config(cmd) = &cli.command {
+        return config_cmd::run(cmd, cli.config.as_deref(), cli.json);
+    }
+    let ctx = Context::load(&cli)?;
+    match cli.command {
+        Command::Run(args) => run::run(&ctx, &args).await,
+        Command::Check(args) => check::run(&ctx, &args).await,
+        Command::Watch(cmd) => watch::run(&ctx, &cmd),
+        Command::History(args) => history::run(&ctx, &args),
+        Command::Diff(args) => diff::run(&ctx, &args),
+        Command::Show(args) => show::run(&ctx, &args),
+        Command::Demo(_) | Command::Config(_) => unreachable!("handled above"),
+    }
+}

@@ -1,0 +1,85 @@
+//! Terminal output: tables, colors and JSON, chosen once per command.
+//!
+//! Colors go through `anstream`, which strips them when stdout is not a terminal and honours
+//! `NO_COLOR` and `CLICOLOR_FORCE`.
+
+use std::io::{IsTerminal, Write};
+
+use anstyle::{AnsiColor, Effects, Style};
+use comfy_table::{ContentArrangement, Table, presets};
+use serde::Serialize;
+
+use crate::model::CheckKind;
+
+pub const BOLD: Style = Style::new().effects(Effects::BOLD);
+pub const DIM: Style = Style::new().effects(Effects::DIMMED);
+pub const RED: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
+pub const GREEN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
+pub const YELLOW: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
+pub const CYAN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Cyan)));
+pub const RED_EMPH: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)))
+    .effects(Effects::BOLD.insert(Effects::UNDERLINE));
+pub const GREEN_EMPH: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)))
+    .effects(Effects::BOLD.insert(Effects::UNDERLINE));
+
+/// Whether stdout is a terminal a person reads.
+pub fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+/// `text` in `style` (stripped later by anstream where colors do not belong).
+pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// The style that tells a kind of check at a glance.
+pub fn kind_style(kind: CheckKind) -> Style {
+    match kind {
+        CheckKind::Captured => CYAN,
+        CheckKind::Unchanged => DIM,
+        CheckKind::Edited => YELLOW.effects(Effects::BOLD),
+        CheckKind::Deleted => RED.effects(Effects::BOLD),
+        CheckKind::Restored => GREEN.effects(Effects::BOLD),
+        CheckKind::Missing => RED,
+        CheckKind::Error => RED.effects(Effects::DIMMED),
+    }
+}
+
+/// A table with a header row, sized to the terminal when there is one.
+pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_HORIZONTAL_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.iter().map(|h| h.to_string()));
+    for row in rows {
+        t.add_row(row);
+    }
+    t.to_string()
+}
+
+/// Prints `value` as one line of JSON.
+pub fn json_line(value: &impl Serialize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, value)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+/// Prints `value` as indented JSON.
+pub fn json_pretty(value: &impl Serialize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+/// Writes to stdout through anstream (colors stripped where they do not belong).
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(anstream::stdout(), $($arg)*);
+    }};
+}

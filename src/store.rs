@@ -1,0 +1,659 @@
+//! The archive in SQLite: the only module that runs SQL.
+//!
+//! Owns opening the database (WAL, busy timeout, migrations from `migrations/*.sql`), the watch
+//! list, and the atomic application of check outcomes: a check row, a version, its blob and its
+//! event are written in one transaction, so a crash leaves either all of them or none.
+//! Blocking: callers keep it off async threads (one writer thread; readers open their own).
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite_migration::{M, Migrations};
+use serde::Serialize;
+
+use crate::classify::{Decision, Latest, WatchState};
+use crate::fetch::Validators;
+use crate::model::{
+    BodyHash, CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchId, WatchStatus,
+};
+
+/// The schema, one plain SQL file per step, applied in order.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_archive.sql")];
+
+/// zstd level for raw bodies and texts: level 3 compresses news pages about 5.5 to 1 at
+/// hundreds of MB/s.
+const ZSTD_LEVEL: i32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("cannot create directory {path}: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot migrate database {path}: {source}")]
+    Migrate {
+        path: String,
+        source: rusqlite_migration::Error,
+    },
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("corrupt archive: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+pub struct Store {
+    conn: Connection,
+}
+
+/// A watch as the list shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct WatchSummary {
+    pub id: WatchId,
+    pub url: String,
+    pub origin: String,
+    pub status: WatchStatus,
+    pub added_at: String,
+    pub removed_at: Option<String>,
+    pub versions: i64,
+    pub last_checked_at: Option<String>,
+    pub title: Option<String>,
+}
+
+/// What a pass needs to check one watch.
+#[derive(Debug, Clone)]
+pub struct CheckTarget {
+    pub id: WatchId,
+    pub url: String,
+    pub validators: Validators,
+    /// Raw-body hash of the latest version: a byte-identical body needs no extraction.
+    pub latest_body_hash: Option<BodyHash>,
+}
+
+/// A stored version without its text.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionMeta {
+    pub seq: VersionSeq,
+    pub captured_at: String,
+    pub content_hash: ContentHash,
+    pub body_hash: BodyHash,
+    pub http_status: u16,
+    pub final_url: String,
+    pub title: String,
+    pub byline: Option<String>,
+    pub published: Option<String>,
+}
+
+/// A stored version with its canonical text.
+#[derive(Debug, Clone, Serialize)]
+pub struct Version {
+    #[serde(flatten)]
+    pub meta: VersionMeta,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    pub kind: CheckKind,
+    pub at: String,
+    pub version: Option<VersionSeq>,
+    pub from_version: Option<VersionSeq>,
+    pub significance: Option<Significance>,
+    pub reverted_to: Option<VersionSeq>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckRow {
+    pub kind: CheckKind,
+    pub first_at: String,
+    pub last_at: String,
+    pub count: i64,
+    pub http_status: Option<u16>,
+    pub version: Option<VersionSeq>,
+    pub detail: Option<String>,
+}
+
+/// A newly observed article, ready to be stored if the rules say so.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub raw: Vec<u8>,
+    pub body_hash: BodyHash,
+    pub final_url: String,
+    pub title: String,
+    pub byline: Option<String>,
+    pub published: Option<String>,
+    pub modified: Option<String>,
+    pub canonical_url: Option<String>,
+    pub canonical_text: String,
+    pub content_hash: ContentHash,
+    pub loose_hash: Sha256Hash,
+}
+
+/// Everything one check produced, for [`Batch::record`].
+#[derive(Debug, Clone)]
+pub struct CheckRecord<'a> {
+    pub watch_id: WatchId,
+    pub at: &'a str,
+    pub http_status: Option<u16>,
+    pub decision: &'a Decision,
+    pub capture: Option<&'a Capture>,
+    /// Validators of the response, kept for the next conditional request when it was usable.
+    pub validators: Option<&'a Validators>,
+}
+
+/// What was recorded: the current version afterwards, for reports.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub version: Option<VersionSeq>,
+    pub content_hash: Option<ContentHash>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        let display = path.display().to_string();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        let open_err = |source| StoreError::Open {
+            path: display.clone(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_err)?;
+        // journal_mode answers with a row, so it is read rather than executed.
+        let _: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(open_err)?;
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(open_err)?;
+        let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+        migrations
+            .to_latest(&mut conn)
+            .map_err(|source| StoreError::Migrate {
+                path: display.clone(),
+                source,
+            })?;
+        Ok(Self { conn })
+    }
+
+    /// The number of migrations applied to this database.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Adds a watch, or re-activates one that was removed. Returns the id and whether anything
+    /// changed.
+    pub fn add_watch(&mut self, url: &str, origin: &str, at: &str) -> Result<(WatchId, bool)> {
+        let existing: Option<(i64, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT id, removed_at FROM watches WHERE url = ?1",
+                [url],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match existing {
+            Some((id, None)) => Ok((WatchId(id), false)),
+            Some((id, Some(_))) => {
+                self.conn.execute(
+                    "UPDATE watches SET removed_at = NULL, origin = ?2 WHERE id = ?1",
+                    params![id, origin],
+                )?;
+                Ok((WatchId(id), true))
+            }
+            None => {
+                self.conn.execute(
+                    "INSERT INTO watches (url, origin, added_at) VALUES (?1, ?2, ?3)",
+                    params![url, origin, at],
+                )?;
+                Ok((WatchId(self.conn.last_insert_rowid()), true))
+            }
+        }
+    }
+
+    /// Stops watching a URL; its history stays. Returns false when it was not watched.
+    pub fn remove_watch(&mut self, url: &str, at: &str) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE watches SET removed_at = ?2 WHERE url = ?1 AND removed_at IS NULL",
+            params![url, at],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Makes the active config-origin watches exactly `urls`: adds the new ones and removes
+    /// those that left the config. Watches added from the CLI are left alone.
+    pub fn sync_config_watches(&mut self, urls: &[String], at: &str) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut active = tx.prepare(
+                "SELECT url FROM watches WHERE origin = 'config' AND removed_at IS NULL",
+            )?;
+            let current: Vec<String> = active
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for url in current.iter().filter(|u| !urls.contains(u)) {
+                tx.execute(
+                    "UPDATE watches SET removed_at = ?2 WHERE url = ?1",
+                    params![url, at],
+                )?;
+            }
+            for url in urls {
+                tx.execute(
+                    "INSERT INTO watches (url, origin, added_at) VALUES (?1, 'config', ?2)
+                     ON CONFLICT (url) DO UPDATE SET removed_at = NULL
+                     WHERE removed_at IS NOT NULL",
+                    params![url, at],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn watch_id(&self, url: &str) -> Result<Option<WatchId>> {
+        Ok(self
+            .conn
+            .query_row("SELECT id FROM watches WHERE url = ?1", [url], |r| {
+                r.get(0).map(WatchId)
+            })
+            .optional()?)
+    }
+
+    pub fn watches(&self, include_removed: bool) -> Result<Vec<WatchSummary>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT w.id, w.url, w.origin, w.status, w.added_at, w.removed_at, w.last_checked_at,
+                    (SELECT count(*) FROM versions v WHERE v.watch_id = w.id),
+                    (SELECT title FROM versions v WHERE v.watch_id = w.id ORDER BY seq DESC LIMIT 1)
+             FROM watches w
+             WHERE ?1 OR w.removed_at IS NULL
+             ORDER BY w.id",
+        )?;
+        let rows = stmt.query_map([include_removed], |r| {
+            Ok(WatchSummary {
+                id: WatchId(r.get(0)?),
+                url: r.get(1)?,
+                origin: r.get(2)?,
+                status: parse_col(r, 3)?,
+                added_at: r.get(4)?,
+                removed_at: r.get(5)?,
+                last_checked_at: r.get(6)?,
+                versions: r.get(7)?,
+                title: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The active watches a pass should check, optionally only those among `urls`.
+    pub fn check_targets(&self, urls: Option<&[String]>) -> Result<Vec<CheckTarget>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT w.id, w.url, w.etag, w.last_modified,
+                    (SELECT body_hash FROM versions v WHERE v.watch_id = w.id ORDER BY seq DESC LIMIT 1)
+             FROM watches w WHERE w.removed_at IS NULL ORDER BY w.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let body_hash: Option<String> = r.get(4)?;
+            Ok(CheckTarget {
+                id: WatchId(r.get(0)?),
+                url: r.get(1)?,
+                validators: Validators {
+                    etag: r.get(2)?,
+                    last_modified: r.get(3)?,
+                },
+                latest_body_hash: body_hash.and_then(|h| h.parse().ok()),
+            })
+        })?;
+        let mut targets: Vec<CheckTarget> = rows.collect::<Result<_, _>>()?;
+        if let Some(urls) = urls {
+            targets.retain(|t| urls.contains(&t.url));
+        }
+        Ok(targets)
+    }
+
+    /// Starts a transaction in which check outcomes are classified and recorded together.
+    pub fn batch(&mut self) -> Result<Batch<'_>> {
+        Ok(Batch {
+            tx: self.conn.transaction()?,
+        })
+    }
+
+    pub fn versions(&self, watch: WatchId) -> Result<Vec<VersionMeta>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "{VERSION_META_COLUMNS} FROM versions WHERE watch_id = ?1 ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map([watch.0], version_meta)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One version with its text; the latest when `seq` is `None`.
+    pub fn version(&self, watch: WatchId, seq: Option<VersionSeq>) -> Result<Option<Version>> {
+        let sql = format!(
+            "{VERSION_META_COLUMNS}, text_zstd FROM versions
+             WHERE watch_id = ?1 AND (?2 IS NULL OR seq = ?2) ORDER BY seq DESC LIMIT 1"
+        );
+        let row = self
+            .conn
+            .query_row(&sql, params![watch.0, seq.map(|s| s.0)], |r| {
+                Ok((version_meta(r)?, r.get::<_, Vec<u8>>(9)?))
+            })
+            .optional()?;
+        let Some((meta, compressed)) = row else {
+            return Ok(None);
+        };
+        let text = zstd::decode_all(compressed.as_slice())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("version {} text does not decompress", meta.seq))
+            })?;
+        Ok(Some(Version { meta, text }))
+    }
+
+    pub fn events(&self, watch: WatchId) -> Result<Vec<EventRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT kind, at, version_seq, from_seq, significance, reverted_to, detail
+             FROM events WHERE watch_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([watch.0], |r| {
+            Ok(EventRow {
+                kind: parse_col(r, 0)?,
+                at: r.get(1)?,
+                version: r.get::<_, Option<i64>>(2)?.map(VersionSeq),
+                from_version: r.get::<_, Option<i64>>(3)?.map(VersionSeq),
+                significance: parse_opt_col(r, 4)?,
+                reverted_to: r.get::<_, Option<i64>>(5)?.map(VersionSeq),
+                detail: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn checks(&self, watch: WatchId) -> Result<Vec<CheckRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT kind, first_at, last_at, count, http_status, version_seq, detail
+             FROM checks WHERE watch_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([watch.0], |r| {
+            Ok(CheckRow {
+                kind: parse_col(r, 0)?,
+                first_at: r.get(1)?,
+                last_at: r.get(2)?,
+                count: r.get(3)?,
+                http_status: r.get(4)?,
+                version: r.get::<_, Option<i64>>(5)?.map(VersionSeq),
+                detail: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The raw body stored under `hash`, decompressed.
+    pub fn blob(&self, hash: &BodyHash) -> Result<Option<Vec<u8>>> {
+        let row: Option<(String, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT compression, data FROM blobs WHERE hash = ?1",
+                [hash.to_hex()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(compression, data)| decompress(&compression, &data))
+            .transpose()
+    }
+}
+
+/// One open transaction of check outcomes. Dropped without [`Batch::commit`], it rolls back.
+pub struct Batch<'a> {
+    tx: Transaction<'a>,
+}
+
+impl Batch<'_> {
+    /// What is known about a watch now, inside this transaction.
+    pub fn state(&self, watch: WatchId) -> Result<WatchState> {
+        let (status, gone_streak, error_streak): (String, u32, u32) = self.tx.query_row(
+            "SELECT status, gone_streak, error_streak FROM watches WHERE id = ?1",
+            [watch.0],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let latest = self
+            .tx
+            .query_row(
+                "SELECT seq, content_hash, loose_hash FROM versions
+                 WHERE watch_id = ?1 ORDER BY seq DESC LIMIT 1",
+                [watch.0],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()?
+            .map(|(seq, content, loose)| -> Result<Latest> {
+                Ok(Latest {
+                    seq: VersionSeq(seq),
+                    content_hash: content.parse().map_err(StoreError::Corrupt)?,
+                    loose_hash: loose.parse().map_err(StoreError::Corrupt)?,
+                })
+            })
+            .transpose()?;
+        Ok(WatchState {
+            status: status.parse().map_err(StoreError::Corrupt)?,
+            gone_streak,
+            error_streak,
+            latest,
+        })
+    }
+
+    /// The most recent version before the latest whose text had this hash.
+    pub fn earlier_match(&self, watch: WatchId, hash: &ContentHash) -> Result<Option<VersionSeq>> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT seq FROM versions WHERE watch_id = ?1 AND content_hash = ?2
+                   AND seq < (SELECT max(seq) FROM versions WHERE watch_id = ?1)
+                 ORDER BY seq DESC LIMIT 1",
+                params![watch.0, hash.to_hex()],
+                |r| r.get(0).map(VersionSeq),
+            )
+            .optional()?)
+    }
+
+    /// Writes one check's outcome: the watch's new state, the check row (folded into the
+    /// previous one for repeated `unchanged`), and, as the decision says, a version with its
+    /// blob and an event.
+    pub fn record(&mut self, rec: &CheckRecord<'_>) -> Result<Recorded> {
+        let tx = &self.tx;
+        let d = rec.decision;
+        let watch = rec.watch_id.0;
+        let previous: Option<(i64, ContentHash)> = tx
+            .query_row(
+                "SELECT seq, content_hash FROM versions WHERE watch_id = ?1 ORDER BY seq DESC LIMIT 1",
+                [watch],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?
+            .map(|(s, h)| h.parse().map(|h| (s, h)).map_err(StoreError::Corrupt))
+            .transpose()?;
+        let mut current = previous;
+        if d.new_version {
+            let capture = rec.capture.ok_or_else(|| {
+                StoreError::Corrupt("a new version was decided without a capture".into())
+            })?;
+            let seq = previous.map_or(1, |(s, _)| s + 1);
+            insert_blob(tx, &capture.body_hash, &capture.raw)?;
+            let text = zstd::encode_all(capture.canonical_text.as_bytes(), ZSTD_LEVEL)
+                .map_err(|e| StoreError::Corrupt(format!("cannot compress text: {e}")))?;
+            tx.execute(
+                "INSERT INTO versions (watch_id, seq, captured_at, content_hash, loose_hash,
+                    body_hash, http_status, final_url, title, byline, published, modified,
+                    canonical_url, text_zstd)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![
+                    watch,
+                    seq,
+                    rec.at,
+                    capture.content_hash.to_hex(),
+                    capture.loose_hash.to_hex(),
+                    capture.body_hash.to_hex(),
+                    rec.http_status.unwrap_or(200),
+                    capture.final_url,
+                    capture.title,
+                    capture.byline,
+                    capture.published,
+                    capture.modified,
+                    capture.canonical_url,
+                    text,
+                ],
+            )?;
+            current = Some((seq, capture.content_hash));
+        }
+        let version_seq = current.map(|(s, _)| s);
+        if d.kind.is_event() {
+            tx.execute(
+                "INSERT INTO events (watch_id, kind, at, version_seq, from_seq, significance,
+                    reverted_to, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    watch,
+                    d.kind.as_str(),
+                    rec.at,
+                    version_seq,
+                    if d.new_version {
+                        previous.map(|(s, _)| s)
+                    } else {
+                        None
+                    },
+                    d.significance.map(Significance::as_str),
+                    d.reverted_to.map(|s| s.0),
+                    d.detail,
+                ],
+            )?;
+        }
+        let folded = d.kind == CheckKind::Unchanged
+            && tx.execute(
+                "UPDATE checks SET last_at = ?2, count = count + 1, http_status = ?3
+                 WHERE id = (SELECT max(id) FROM checks WHERE watch_id = ?1)
+                   AND kind = 'unchanged' AND version_seq IS ?4",
+                params![watch, rec.at, rec.http_status, version_seq],
+            )? > 0;
+        if !folded {
+            tx.execute(
+                "INSERT INTO checks (watch_id, kind, first_at, last_at, http_status, version_seq, detail)
+                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+                params![watch, d.kind.as_str(), rec.at, rec.http_status, version_seq, d.detail],
+            )?;
+        }
+        tx.execute(
+            "UPDATE watches SET status = ?2, gone_streak = ?3, error_streak = ?4,
+                last_checked_at = ?5 WHERE id = ?1",
+            params![
+                watch,
+                d.next.status.as_str(),
+                d.next.gone_streak,
+                d.next.error_streak,
+                rec.at
+            ],
+        )?;
+        if let Some(v) = rec.validators {
+            tx.execute(
+                "UPDATE watches SET etag = ?2, last_modified = ?3 WHERE id = ?1",
+                params![watch, v.etag, v.last_modified],
+            )?;
+        }
+        Ok(Recorded {
+            version: version_seq.map(VersionSeq),
+            content_hash: current.map(|(_, h)| h),
+        })
+    }
+
+    pub fn commit(self) -> Result<()> {
+        Ok(self.tx.commit()?)
+    }
+}
+
+fn insert_blob(tx: &Transaction<'_>, hash: &BodyHash, raw: &[u8]) -> Result<()> {
+    let exists: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = ?1)",
+        [hash.to_hex()],
+        |r| r.get(0),
+    )?;
+    if exists {
+        return Ok(());
+    }
+    let data = zstd::encode_all(raw, ZSTD_LEVEL)
+        .map_err(|e| StoreError::Corrupt(format!("cannot compress body: {e}")))?;
+    tx.execute(
+        "INSERT INTO blobs (hash, size, compression, data) VALUES (?1, ?2, 'zstd', ?3)",
+        params![hash.to_hex(), raw.len() as i64, data],
+    )?;
+    Ok(())
+}
+
+fn decompress(compression: &str, data: &[u8]) -> Result<Vec<u8>> {
+    match compression {
+        "zstd" => zstd::decode_all(data)
+            .map_err(|e| StoreError::Corrupt(format!("blob does not decompress: {e}"))),
+        "none" => Ok(data.to_vec()),
+        other => Err(StoreError::Corrupt(format!(
+            "unknown blob compression {other:?}"
+        ))),
+    }
+}
+
+const VERSION_META_COLUMNS: &str = "SELECT seq, captured_at, content_hash, body_hash, http_status, \
+    final_url, title, byline, published";
+
+fn version_meta(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionMeta> {
+    Ok(VersionMeta {
+        seq: VersionSeq(r.get(0)?),
+        captured_at: r.get(1)?,
+        content_hash: parse_col(r, 2)?,
+        body_hash: parse_col(r, 3)?,
+        http_status: r.get(4)?,
+        final_url: r.get(5)?,
+        title: r.get(6)?,
+        byline: r.get(7)?,
+        published: r.get(8)?,
+    })
+}
+
+fn parse_col<T: std::str::FromStr<Err = String>>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<T> {
+    let s: String = r.get(i)?;
+    s.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+fn parse_opt_col<T: std::str::FromStr<Err = String>>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<Option<T>> {
+    let s: Option<String> = r.get(i)?;
+    s.map(|s| {
+        s.parse().map_err(|e: String| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+        })
+    })
+    .transpose()
+}
