@@ -199,10 +199,10 @@ pub fn classify(state: &WatchState, observation: &Observation, policy: &Policy) 
 }
 
 /// How an HTTP status that carries no article reads: gone, or a transient failure.
-/// `None` for 2xx, which carry a page to look at.
+/// `None` for 2xx, which carry a page to look at, and 304, which says the page did not change.
 pub fn observe_status(status: u16) -> Option<Observation> {
     match status {
-        200..=299 => None,
+        200..=299 | 304 => None,
         404 | 410 | 451 => Some(Observation::Gone(GoneReason::Status(status))),
         _ => Some(Observation::Failed(format!("http {status}"))),
     }
@@ -511,6 +511,7 @@ mod tests {
         }
         assert_eq!(observe_status(200), None);
         assert_eq!(observe_status(203), None);
+        assert_eq!(observe_status(304), None);
     }
 
     #[test]

@@ -199,7 +199,7 @@ impl Config {
                 path: path.to_owned(),
                 line,
                 column,
-                message: err.message().trim().to_string(),
+                message: with_source_line(err.message().trim(), text, line),
             }
         })?;
         config.validate(text, path)?;
@@ -241,6 +241,16 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+/// The message, then the offending line of the file, so the reader sees the key at fault.
+fn with_source_line(message: &str, text: &str, line: usize) -> String {
+    match text.lines().nth(line.saturating_sub(1)) {
+        Some(source) if !source.trim().is_empty() => {
+            format!("{message}\n  {line} | {}", source.trim_end())
+        }
+        _ => message.to_string(),
     }
 }
 

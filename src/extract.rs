@@ -276,9 +276,13 @@ fn is_furniture_text(p: &str) -> bool {
 /// Removes what changes from load to load without being the article.
 fn remove_furniture(doc: &Document) {
     doc.select(FURNITURE).remove();
+    // A marked element holding a large share of the page is a layout wrapper that happens to
+    // carry such a class (`id="ad-portal"` around a whole site), not furniture.
+    let body_len = doc.select("body").text().len();
+    let limit = (body_len / 5).max(1500);
     let mut doomed = Vec::new();
     for node in doc.select("body *").nodes() {
-        if has_noise_marker(node) {
+        if has_noise_marker(node) && node.text().len() <= limit {
             doomed.push(*node);
         }
     }

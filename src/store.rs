@@ -462,14 +462,14 @@ impl Batch<'_> {
         })
     }
 
-    /// The most recent version before the latest whose text had this hash.
+    /// The first version before the latest whose text had this hash: a return to it.
     pub fn earlier_match(&self, watch: WatchId, hash: &ContentHash) -> Result<Option<VersionSeq>> {
         Ok(self
             .tx
             .query_row(
                 "SELECT seq FROM versions WHERE watch_id = ?1 AND content_hash = ?2
                    AND seq < (SELECT max(seq) FROM versions WHERE watch_id = ?1)
-                 ORDER BY seq DESC LIMIT 1",
+                 ORDER BY seq LIMIT 1",
                 params![watch.0, hash.to_hex()],
                 |r| r.get(0).map(VersionSeq),
             )

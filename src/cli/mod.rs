@@ -7,6 +7,7 @@ mod check;
 mod config_cmd;
 mod demo;
 mod diff;
+mod extract_cmd;
 mod history;
 pub mod output;
 mod run;
@@ -126,6 +127,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Show one stored version of an article (its text, or the raw page with --raw).
     Show(show::ShowArgs),
+    /// Show what stet would archive and hash for a saved HTML page (no database needed).
+    Extract(extract_cmd::ExtractArgs),
     /// See stet work offline: a local news site, an edit, page noise, an outage and a deletion.
     Demo(demo::DemoArgs),
     /// Print the commented example configuration, or check a configuration file.
@@ -199,6 +202,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     if let Command::Demo(args) = &cli.command {
         return demo::run(args, cli.json).await;
     }
+    if let Command::Extract(args) = &cli.command {
+        return extract_cmd::run(args, cli.json);
+    }
     if let Command::Config(cmd) = &cli.command {
         return config_cmd::run(cmd, cli.config.as_deref(), cli.json);
     }
@@ -210,6 +216,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::History(args) => history::run(&ctx, &args),
         Command::Diff(args) => diff::run(&ctx, &args),
         Command::Show(args) => show::run(&ctx, &args),
-        Command::Demo(_) | Command::Config(_) => unreachable!("handled above"),
+        Command::Demo(_) | Command::Config(_) | Command::Extract(_) => {
+            unreachable!("handled above")
+        }
     }
 }
