@@ -7,22 +7,25 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::Serialize;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::classify::{self, GoneReason, Observation, Policy};
 use crate::config::Config;
 use crate::extract;
-use crate::fetch::{Fetcher, Payload, Validators};
+use crate::fetch::{AddressPolicy, Fetcher, Payload, Validators};
 use crate::fingerprint::Fingerprint;
 use crate::model::{
     BodyHash, CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchId, now_rfc3339,
 };
+use crate::polite::Politeness;
+use crate::scheduler::{self, Cadence, DueInput, Next, SchedulePolicy};
 use crate::store::{Capture, CheckRecord, CheckTarget, Store};
 
 /// How many outcomes the writer commits in one transaction at most.
@@ -68,142 +71,238 @@ struct Probe {
     observation: Observation,
     capture: Option<Capture>,
     validators: Option<Validators>,
+    retry_after: Option<Duration>,
+    schedule: Option<String>,
+    born: Option<String>,
 }
 
-/// Checks `targets` once. `on_report` is called for each outcome as soon as it is committed.
-/// When `shutdown` fires, no new fetch starts; what was fetched is still recorded.
+/// Everything a pass needs that outlives one pass: HTTP clients, per-host politeness state and
+/// the rules. The daemon keeps one; the CLI makes one per command.
+pub struct Checker {
+    fetcher: Fetcher,
+    /// For URLs that came from feeds: internal addresses refused.
+    untrusted: Fetcher,
+    polite: Politeness,
+    policy: Policy,
+    schedule: SchedulePolicy,
+    concurrency: usize,
+    robots: bool,
+}
+
+impl Checker {
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        Ok(Self {
+            fetcher: Fetcher::new(&config.fetch)?,
+            untrusted: Fetcher::untrusted(
+                &config.fetch,
+                AddressPolicy {
+                    allow_private: config.feeds.allow_private,
+                    allow_hosts: config.feeds.allow_hosts.clone(),
+                },
+            )?,
+            polite: Politeness::new(
+                config.fetch.per_host,
+                config.politeness.min_delay,
+                &config.fetch.user_agent,
+            ),
+            policy: Policy {
+                gone_after: config.detect.gone_after,
+            },
+            schedule: config.schedule.policy(),
+            concurrency: config.fetch.concurrency,
+            robots: config.politeness.robots,
+        })
+    }
+
+    /// The client for trusted URLs (the config's, the CLI's, feeds' own URLs).
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    pub fn politeness(&self) -> &Politeness {
+        &self.polite
+    }
+}
+
+/// Checks `targets` once with a fresh [`Checker`]. `on_report` is called for each outcome as
+/// soon as it is committed. When `shutdown` fires, no new fetch starts and those in flight are
+/// abandoned; what was fetched is still recorded.
 pub async fn run_pass(
     config: &Config,
     db_path: &Path,
     targets: Vec<CheckTarget>,
     shutdown: CancellationToken,
-    mut on_report: impl FnMut(&CheckReport),
+    on_report: impl FnMut(&CheckReport),
 ) -> anyhow::Result<PassSummary> {
-    let fetcher = Fetcher::new(&config.fetch)?;
-    let policy = Policy {
-        gone_after: config.detect.gone_after,
-    };
-    let total = targets.len();
-    let per_host = per_host_limits(&targets, config.fetch.per_host);
-    let concurrency = config.fetch.concurrency;
+    Checker::new(config)?
+        .pass(db_path, targets, shutdown, on_report)
+        .await
+}
 
-    let (probe_tx, probe_rx) = mpsc::channel::<Probe>(concurrency * 2);
-    let (report_tx, mut report_rx) = mpsc::unbounded_channel::<CheckReport>();
-    let writer = spawn_writer(db_path.to_owned(), policy, probe_rx, report_tx)?;
+impl Checker {
+    /// Checks `targets` once; see [`run_pass`].
+    pub async fn pass(
+        &self,
+        db_path: &Path,
+        targets: Vec<CheckTarget>,
+        shutdown: CancellationToken,
+        mut on_report: impl FnMut(&CheckReport),
+    ) -> anyhow::Result<PassSummary> {
+        let total = targets.len();
+        let (probe_tx, probe_rx) = mpsc::channel::<Probe>(self.concurrency * 2);
+        let (report_tx, mut report_rx) = mpsc::unbounded_channel::<CheckReport>();
+        let writer = spawn_writer(
+            db_path.to_owned(),
+            self.policy,
+            self.schedule.clone(),
+            probe_rx,
+            report_tx,
+        )?;
 
-    let produce = {
-        let shutdown = shutdown.clone();
-        async move {
-            let probes = futures_util::stream::iter(targets)
-                .take_until(shutdown.cancelled_owned())
-                .map(|target| {
-                    let fetcher = fetcher.clone();
-                    let host_limit = host_of(&target.url).and_then(|h| per_host.get(&h).cloned());
-                    async move {
-                        let _permit = match &host_limit {
-                            Some(s) => Some(s.acquire().await),
-                            None => None,
-                        };
-                        probe(&fetcher, target).await
+        let produce = {
+            let shutdown = shutdown.clone();
+            async move {
+                let probes = futures_util::stream::iter(targets)
+                    .take_until(shutdown.clone().cancelled_owned())
+                    .map(|target| {
+                        let shutdown = shutdown.clone();
+                        async move {
+                            tokio::select! {
+                                p = self.probe(target) => Some(p),
+                                _ = shutdown.cancelled() => None,
+                            }
+                        }
+                    })
+                    .buffer_unordered(self.concurrency);
+                let mut probes = std::pin::pin!(probes);
+                while let Some(p) = probes.next().await {
+                    let Some(p) = p else { continue };
+                    if probe_tx.send(p).await.is_err() {
+                        break; // the writer failed; its error is reported below
                     }
-                })
-                .buffer_unordered(concurrency);
-            let mut probes = std::pin::pin!(probes);
-            while let Some(p) = probes.next().await {
-                if probe_tx.send(p).await.is_err() {
-                    break; // the writer failed; its error is reported below
                 }
             }
-        }
-    };
-    let consume = async {
-        let mut summary = PassSummary::default();
-        while let Some(report) = report_rx.recv().await {
-            summary.checked += 1;
-            *summary
-                .by_kind
-                .entry(report.kind.as_str().to_string())
-                .or_default() += 1;
-            on_report(&report);
-        }
-        summary
-    };
-    let ((), mut summary) = tokio::join!(produce, consume);
-    writer
-        .await
-        .map_err(|e| anyhow::anyhow!("writer thread failed: {e}"))??;
-    summary.interrupted = summary.checked < total;
-    Ok(summary)
-}
+        };
+        let consume = async {
+            let mut summary = PassSummary::default();
+            while let Some(report) = report_rx.recv().await {
+                summary.checked += 1;
+                *summary
+                    .by_kind
+                    .entry(report.kind.as_str().to_string())
+                    .or_default() += 1;
+                on_report(&report);
+            }
+            summary
+        };
+        let ((), mut summary) = tokio::join!(produce, consume);
+        writer
+            .await
+            .map_err(|e| anyhow::anyhow!("writer thread failed: {e}"))??;
+        summary.interrupted = summary.checked < total;
+        Ok(summary)
+    }
 
-fn host_of(url: &str) -> Option<String> {
-    Url::parse(url).ok()?.host_str().map(str::to_string)
-}
-
-fn per_host_limits(targets: &[CheckTarget], limit: usize) -> HashMap<String, Arc<Semaphore>> {
-    targets
-        .iter()
-        .filter_map(|t| host_of(&t.url))
-        .map(|h| (h, Arc::new(Semaphore::new(limit))))
-        .collect()
+    /// Fetches one target politely and reduces the response to an observation.
+    async fn probe(&self, target: CheckTarget) -> Probe {
+        let mut probe = Probe {
+            watch_id: target.id,
+            url: target.url.clone(),
+            at: now_rfc3339(),
+            http_status: None,
+            observation: Observation::Failed(String::new()),
+            capture: None,
+            validators: None,
+            retry_after: None,
+            schedule: target.schedule.clone(),
+            born: target.born.clone(),
+        };
+        let Ok(url) = Url::parse(&target.url) else {
+            probe.observation = Observation::Failed("invalid URL".into());
+            return probe;
+        };
+        let fetcher = if target.origin == "feed" {
+            &self.untrusted
+        } else {
+            &self.fetcher
+        };
+        let _permit = match self.polite.acquire(&url).await {
+            Ok(p) => p,
+            Err(wait) => {
+                probe.observation = Observation::Failed(format!(
+                    "deferred: the host asked to wait {}s (Retry-After)",
+                    wait.as_secs()
+                ));
+                probe.retry_after = Some(wait);
+                return probe;
+            }
+        };
+        if target.robots.unwrap_or(self.robots) && !self.polite.robots_allow(fetcher, &url).await {
+            probe.observation = Observation::Failed("robots: disallowed by robots.txt".into());
+            return probe;
+        }
+        probe.at = now_rfc3339();
+        fetch_and_read(fetcher, &target, &url, &mut probe).await;
+        if let Some(wait) = probe.retry_after {
+            self.polite.pause(&url, wait);
+        }
+        probe
+    }
 }
 
 /// Fetches one target and reduces the response to an observation (and a capture, when an
 /// article was read).
-async fn probe(fetcher: &Fetcher, target: CheckTarget) -> Probe {
-    let at = now_rfc3339();
-    let mut probe = Probe {
-        watch_id: target.id,
-        url: target.url.clone(),
-        at,
-        http_status: None,
-        observation: Observation::Failed(String::new()),
-        capture: None,
-        validators: None,
-    };
+async fn fetch_and_read(
+    fetcher: &Fetcher,
+    target: &CheckTarget,
+    original: &Url,
+    probe: &mut Probe,
+) {
     let response = match fetcher.fetch(&target.url, &target.validators).await {
         Ok(r) => r,
         Err(e) => {
             tracing::debug!(url = %target.url, error = %e, "fetch failed");
             probe.observation = Observation::Failed(format!("{}: {e}", e.code()));
-            return probe;
+            return;
         }
     };
     probe.http_status = Some(response.status);
+    probe.retry_after = response
+        .retry_after
+        .filter(|_| matches!(response.status, 429 | 503));
     if let Some(observation) = classify::observe_status(response.status) {
         probe.observation = observation;
-        return probe;
+        return;
     }
     let body = match response.payload {
         Payload::NotModified => {
             probe.observation = Observation::NotModified;
-            return probe;
+            return;
         }
         Payload::TooLarge { limit } => {
             probe.observation =
                 Observation::Failed(format!("too_large: the body is over {limit} bytes"));
-            return probe;
+            return;
         }
         Payload::Body(body) => body,
     };
     if let Err(e) = extract::check_html(response.content_type.as_deref(), &body) {
         probe.observation = Observation::Failed(format!("not_html: {e}"));
-        return probe;
+        return;
     }
-    if let (Ok(original), Ok(final_url)) =
-        (Url::parse(&target.url), Url::parse(&response.final_url))
-        && classify::redirected_away(&original, &final_url)
+    if let Ok(final_url) = Url::parse(&response.final_url)
+        && classify::redirected_away(original, &final_url)
     {
         probe.observation =
             Observation::Gone(GoneReason::RedirectedAway(response.final_url.clone()));
-        return probe;
+        return;
     }
     let body_hash = BodyHash::of(&body);
     probe.validators = Some(response.validators.clone());
     if target.latest_body_hash == Some(body_hash) {
         // Byte-identical to the stored version: nothing to parse.
         probe.observation = Observation::NotModified;
-        return probe;
+        return;
     }
     let content_type = response.content_type.clone();
     let final_url = response.final_url.clone();
@@ -234,7 +333,6 @@ async fn probe(fetcher: &Fetcher, target: CheckTarget) -> Probe {
             probe.observation = Observation::Failed(format!("extract: {e}"));
         }
     }
-    probe
 }
 
 enum Analysis {
@@ -279,6 +377,7 @@ fn analyse(
 fn spawn_writer(
     db_path: PathBuf,
     policy: Policy,
+    schedule: SchedulePolicy,
     mut probes: mpsc::Receiver<Probe>,
     reports: mpsc::UnboundedSender<CheckReport>,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
@@ -305,6 +404,16 @@ fn spawn_writer(
                     *matches_earlier = tx.earlier_match(probe.watch_id, content_hash)?;
                 }
                 let decision = classify::classify(&state, &probe.observation, &policy);
+                let born = probe
+                    .born
+                    .clone()
+                    .or_else(|| probe.capture.as_ref().and_then(|c| c.published.clone()))
+                    .unwrap_or_else(|| probe.at.clone());
+                let next = next_due(&schedule, &probe, &decision, &born);
+                let next_at = match &next {
+                    Next::At(t) => Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                    Next::Retire => None,
+                };
                 let recorded = tx.record(&CheckRecord {
                     watch_id: probe.watch_id,
                     at: &probe.at,
@@ -312,7 +421,12 @@ fn spawn_writer(
                     decision: &decision,
                     capture: probe.capture.as_ref(),
                     validators: probe.validators.as_ref(),
+                    next_check_at: next_at.as_deref(),
+                    retire: next == Next::Retire,
                 })?;
+                if next == Next::Retire {
+                    tracing::info!(url = %probe.url, "watch ended: the article is older than watch_for");
+                }
                 let seen_hash: Option<Sha256Hash> = match &probe.observation {
                     Observation::Article { content_hash, .. } => Some(*content_hash),
                     Observation::NotModified => recorded.content_hash,
@@ -339,6 +453,36 @@ fn spawn_writer(
         }
         Ok(())
     }))
+}
+
+/// When the watch is due again, from the schedule rules and this check's outcome.
+fn next_due(
+    schedule: &SchedulePolicy,
+    probe: &Probe,
+    decision: &classify::Decision,
+    born: &str,
+) -> Next {
+    let now = parse_time(&probe.at).unwrap_or_else(Utc::now);
+    let own: Option<Cadence> = probe.schedule.as_deref().and_then(|s| s.parse().ok());
+    scheduler::next_check(
+        schedule,
+        &DueInput {
+            watch_id: probe.watch_id.0,
+            now,
+            schedule: own.as_ref(),
+            born: parse_time(born),
+            status: decision.next.status,
+            gone_streak: decision.next.gone_streak,
+            error_streak: decision.next.error_streak,
+            retry_after: probe.retry_after,
+        },
+    )
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn log_report(r: &CheckReport) {

@@ -21,9 +21,18 @@ pub struct Config {
     pub fetch: FetchConfig,
     #[serde(default)]
     pub detect: DetectConfig,
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
+    #[serde(default)]
+    pub politeness: PolitenessConfig,
+    #[serde(default)]
+    pub feeds: FeedsConfig,
     /// Article URLs to watch, besides those added with `stet watch add`.
     #[serde(default, rename = "watch")]
     pub watches: Vec<WatchEntry>,
+    /// RSS, Atom and sitemap feeds whose new articles become watches.
+    #[serde(default, rename = "feed")]
+    pub feed_entries: Vec<FeedEntry>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -161,6 +170,175 @@ fn default_gone_after() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct WatchEntry {
     pub url: String,
+    /// This watch's own schedule, overriding `[schedule]`.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// Honour robots.txt for this URL (default: `[politeness] robots`).
+    #[serde(default)]
+    pub robots: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedEntry {
+    pub url: String,
+    /// How often the feed is polled (default: `[feeds] schedule`).
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// Honour robots.txt for the feed and its articles (default: `[politeness] robots`).
+    #[serde(default)]
+    pub robots: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// When a watch is checked: a crontab line ("*/30 * * * *"), @hourly, @daily, or "every 2h".
+    #[serde(default = "default_schedule")]
+    pub default: String,
+    /// At most this much is added to each due time, spread by watch (never more than a tenth
+    /// of the period), so a thousand watches do not fire in the same second.
+    #[serde(default = "default_jitter", with = "crate::scheduler::humantime_serde")]
+    pub jitter: Duration,
+    /// After a failed check the next one waits this long, doubling per failure up to
+    /// `backoff_max`.
+    #[serde(
+        default = "default_backoff_base",
+        with = "crate::scheduler::humantime_serde"
+    )]
+    pub backoff_base: Duration,
+    #[serde(
+        default = "default_backoff_max",
+        with = "crate::scheduler::humantime_serde"
+    )]
+    pub backoff_max: Duration,
+    /// After a first "gone" observation, the confirmation check comes this soon.
+    #[serde(
+        default = "default_confirm_after",
+        with = "crate::scheduler::humantime_serde"
+    )]
+    pub confirm_after: Duration,
+    /// Check young articles often and old ones rarely; overrides `default` for watches without
+    /// a schedule of their own.
+    #[serde(default)]
+    pub age_curve: Vec<crate::scheduler::AgeStep>,
+    /// Stop watching an article this long after it was published (or first captured).
+    #[serde(default, with = "crate::scheduler::humantime_serde_opt")]
+    pub watch_for: Option<Duration>,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        Self {
+            default: default_schedule(),
+            jitter: default_jitter(),
+            backoff_base: default_backoff_base(),
+            backoff_max: default_backoff_max(),
+            confirm_after: default_confirm_after(),
+            age_curve: Vec::new(),
+            watch_for: None,
+        }
+    }
+}
+
+impl ScheduleConfig {
+    /// The rules as the scheduler takes them; the schedule string was validated at load.
+    pub fn policy(&self) -> crate::scheduler::SchedulePolicy {
+        crate::scheduler::SchedulePolicy {
+            default: self
+                .default
+                .parse()
+                .unwrap_or(crate::scheduler::Cadence::Every(Duration::from_secs(3600))),
+            jitter: self.jitter,
+            backoff_base: self.backoff_base,
+            backoff_max: self.backoff_max,
+            confirm_after: self.confirm_after,
+            age_curve: self.age_curve.clone(),
+            watch_for: self.watch_for,
+        }
+    }
+}
+
+fn default_schedule() -> String {
+    "@hourly".into()
+}
+fn default_jitter() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_backoff_base() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_backoff_max() -> Duration {
+    Duration::from_secs(6 * 3600)
+}
+fn default_confirm_after() -> Duration {
+    Duration::from_secs(300)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolitenessConfig {
+    /// Honour robots.txt (fetched once per host and cached).
+    #[serde(default = "default_true")]
+    pub robots: bool,
+    /// The least time between two requests to the same host.
+    #[serde(
+        default = "default_min_delay",
+        with = "crate::scheduler::humantime_serde"
+    )]
+    pub min_delay: Duration,
+}
+
+impl Default for PolitenessConfig {
+    fn default() -> Self {
+        Self {
+            robots: true,
+            min_delay: default_min_delay(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_min_delay() -> Duration {
+    Duration::from_secs(1)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedsConfig {
+    /// How often feeds are polled, unless a `[[feed]]` says otherwise.
+    #[serde(default = "default_feed_schedule")]
+    pub schedule: String,
+    /// At most this many new articles become watches per feed poll; the rest wait for the next.
+    #[serde(default = "default_max_new")]
+    pub max_new_per_poll: usize,
+    /// Article URLs listed by feeds may point at loopback, private, link-local or metadata
+    /// addresses. Off by default: a feed is untrusted input.
+    #[serde(default)]
+    pub allow_private: bool,
+    /// Hosts allowed even when they resolve to such addresses.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+}
+
+impl Default for FeedsConfig {
+    fn default() -> Self {
+        Self {
+            schedule: default_feed_schedule(),
+            max_new_per_poll: default_max_new(),
+            allow_private: false,
+            allow_hosts: Vec::new(),
+        }
+    }
+}
+
+fn default_feed_schedule() -> String {
+    "*/15 * * * *".into()
+}
+fn default_max_new() -> usize {
+    50
 }
 
 /// A configuration that could not be read or is not valid. The message names the file and line.
@@ -220,6 +398,26 @@ impl Config {
         for watch in &self.watches {
             if let Err(e) = crate::fetch::parse_watch_url(&watch.url) {
                 return Err(invalid(&watch.url, e.to_string()));
+            }
+            if let Some(s) = &watch.schedule
+                && let Err(e) = s.parse::<crate::scheduler::Cadence>()
+            {
+                return Err(invalid(s, e.to_string()));
+            }
+        }
+        for feed in &self.feed_entries {
+            if let Err(e) = crate::fetch::parse_watch_url(&feed.url) {
+                return Err(invalid(&feed.url, e.to_string()));
+            }
+            if let Some(s) = &feed.schedule
+                && let Err(e) = s.parse::<crate::scheduler::Cadence>()
+            {
+                return Err(invalid(s, e.to_string()));
+            }
+        }
+        for s in [&self.schedule.default, &self.feeds.schedule] {
+            if let Err(e) = s.parse::<crate::scheduler::Cadence>() {
+                return Err(invalid(s, e.to_string()));
             }
         }
         if self.fetch.timeout_secs == 0 {
@@ -306,6 +504,22 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.starts_with("stet.toml:4:"), "{msg}");
         assert!(msg.contains("ftp"), "{msg}");
+    }
+
+    #[test]
+    fn bad_schedule_names_its_line() {
+        let err = parse("[schedule]\ndefault = \"every sometimes\"\n").unwrap_err();
+        assert!(err.to_string().starts_with("stet.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn age_curve_and_durations_parse() {
+        let c = parse(
+            "[schedule]\nage_curve = [{ until = \"1d\", every = \"15m\" }, { every = \"7d\" }]\nwatch_for = \"90d\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.schedule.age_curve.len(), 2);
+        assert_eq!(c.schedule.watch_for, Some(Duration::from_secs(90 * 86400)));
     }
 
     #[test]

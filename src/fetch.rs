@@ -5,6 +5,8 @@
 //! a 404 is returned as a response like any other; `classify` decides.
 
 use std::error::Error as _;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -57,6 +59,8 @@ pub struct Response {
     pub validators: Validators,
     pub payload: Payload,
     pub elapsed: Duration,
+    /// The server's Retry-After (on 429 and 503), capped at a day.
+    pub retry_after: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +91,8 @@ pub enum FetchError {
     Truncated(String),
     #[error("too many redirects")]
     TooManyRedirects,
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("request failed: {0}")]
     Other(String),
 }
@@ -102,6 +108,7 @@ impl FetchError {
             Self::Reset => "reset",
             Self::Truncated(_) => "truncated",
             Self::TooManyRedirects => "too_many_redirects",
+            Self::Refused(_) => "refused",
             Self::Other(_) => "other",
         }
     }
@@ -109,7 +116,9 @@ impl FetchError {
     fn from_reqwest(err: &reqwest::Error, reading_body: bool) -> Self {
         let chain = error_chain(err);
         let lower = chain.to_lowercase();
-        if err.is_timeout() || lower.contains("timed out") {
+        if let Some(reason) = chain.split(REFUSED_MARK).nth(1) {
+            Self::Refused(reason.trim().to_string())
+        } else if err.is_timeout() || lower.contains("timed out") {
             Self::Timeout
         } else if err.is_redirect() {
             Self::TooManyRedirects
@@ -142,6 +151,127 @@ fn error_chain(err: &reqwest::Error) -> String {
     out
 }
 
+/// Which addresses an untrusted URL (one listed by a feed) may reach.
+#[derive(Debug, Clone, Default)]
+pub struct AddressPolicy {
+    /// Allow loopback, private, link-local and other internal addresses.
+    pub allow_private: bool,
+    /// Hosts allowed whatever they resolve to.
+    pub allow_hosts: Vec<String>,
+}
+
+const REFUSED_MARK: &str = "stet refused:";
+
+impl AddressPolicy {
+    fn host_allowed(&self, host: &str) -> bool {
+        self.allow_private
+            || self
+                .allow_hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(host))
+    }
+
+    /// Refuses a URL whose host is an internal IP literal. Names are checked when resolved.
+    pub fn check_url(&self, url: &Url) -> Result<(), String> {
+        let Some(host) = url.host_str() else {
+            return Err("no host".into());
+        };
+        if self.host_allowed(host) {
+            return Ok(());
+        }
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            _ => None,
+        };
+        match literal {
+            Some(ip) if is_internal(ip) => Err(format!("{host} is an internal address")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Resolves a URL's host and refuses it when any address is internal: the check a feed's
+    /// URL passes before it becomes a watch.
+    pub async fn check_resolved(&self, url: &Url) -> Result<(), String> {
+        self.check_url(url)?;
+        let host = url.host_str().unwrap_or_default();
+        if self.host_allowed(host) || !matches!(url.host(), Some(url::Host::Domain(_))) {
+            return Ok(());
+        }
+        let port = url.port_or_known_default().unwrap_or(80);
+        let addrs = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| format!("{host} does not resolve: {e}"))?;
+        for addr in addrs {
+            if is_internal(addr.ip()) {
+                return Err(format!(
+                    "{host} resolves to the internal address {}",
+                    addr.ip()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Loopback, private, link-local (cloud metadata lives there), shared, unspecified, multicast,
+/// broadcast and documentation addresses, in IPv4 and IPv6 (mapped addresses included).
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xC0) == 64)
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || o[0] >= 240
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal(IpAddr::V4(v4));
+            }
+            let seg = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80
+                || (seg[0] == 0x2001 && seg[1] == 0x0db8)
+        }
+    }
+}
+
+/// A resolver that drops internal addresses, so that neither a name nor a redirect sends an
+/// untrusted URL inside the network (DNS rebinding included).
+struct GuardedResolver {
+    policy: AddressPolicy,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        let allowed = self.policy.host_allowed(&host);
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| allowed || !is_internal(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(
+                    format!("{REFUSED_MARK} {host} resolves only to internal addresses").into(),
+                );
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// The HTTP client, shared by every fetch of a pass.
 #[derive(Clone)]
 pub struct Fetcher {
@@ -151,20 +281,46 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(config: &FetchConfig) -> anyhow::Result<Self> {
+        Self::build(config, None)
+    }
+
+    /// A client for untrusted URLs: internal addresses are refused, in redirects too.
+    pub fn untrusted(config: &FetchConfig, policy: AddressPolicy) -> anyhow::Result<Self> {
+        Self::build(config, Some(policy))
+    }
+
+    fn build(config: &FetchConfig, guard: Option<AddressPolicy>) -> anyhow::Result<Self> {
         install_crypto_provider();
         let mut headers = HeaderMap::new();
         headers.insert(
             header::ACCEPT,
             HeaderValue::from_static("text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"),
         );
-        let client = reqwest::Client::builder()
+        let max_redirects = config.max_redirects;
+        let mut builder = reqwest::Client::builder()
             .user_agent(config.user_agent_header())
             .default_headers(headers)
             .timeout(config.timeout())
             .connect_timeout(config.connect_timeout())
-            .redirect(reqwest::redirect::Policy::limited(config.max_redirects))
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()?;
+            .pool_idle_timeout(Duration::from_secs(30));
+        builder = match guard {
+            None => builder.redirect(reqwest::redirect::Policy::limited(max_redirects)),
+            Some(policy) => {
+                let redirect_policy = policy.clone();
+                builder
+                    .dns_resolver(Arc::new(GuardedResolver { policy }))
+                    .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                        if attempt.previous().len() >= max_redirects {
+                            return attempt.error("too many redirects");
+                        }
+                        match redirect_policy.check_url(attempt.url()) {
+                            Ok(()) => attempt.follow(),
+                            Err(why) => attempt.error(format!("{REFUSED_MARK} {why}")),
+                        }
+                    }))
+            }
+        };
+        let client = builder.build()?;
         Ok(Self {
             client,
             max_body_bytes: config.max_body_bytes,
@@ -195,6 +351,7 @@ impl Fetcher {
                 .map(str::to_string)
         };
         let content_type = header_str(header::CONTENT_TYPE);
+        let retry_after = header_str(header::RETRY_AFTER).and_then(|v| parse_retry_after(&v));
         let validators = Validators {
             etag: header_str(header::ETAG),
             last_modified: header_str(header::LAST_MODIFIED),
@@ -207,6 +364,7 @@ impl Fetcher {
                 validators,
                 payload: Payload::NotModified,
                 elapsed: started.elapsed(),
+                retry_after,
             });
         }
         let limit = self.max_body_bytes;
@@ -218,6 +376,7 @@ impl Fetcher {
                 validators,
                 payload: Payload::TooLarge { limit },
                 elapsed: started.elapsed(),
+                retry_after,
             });
         }
         let mut body = Vec::new();
@@ -233,6 +392,7 @@ impl Fetcher {
                             validators,
                             payload: Payload::TooLarge { limit },
                             elapsed: started.elapsed(),
+                            retry_after,
                         });
                     }
                     body.extend_from_slice(&chunk);
@@ -248,8 +408,24 @@ impl Fetcher {
             validators,
             payload: Payload::Body(body),
             elapsed: started.elapsed(),
+            retry_after,
         })
     }
+}
+
+/// Retry-After as delay-seconds or an HTTP date, capped at a day.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+            (when.with_timezone(&chrono::Utc) - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default()
+        }
+    };
+    Some(wait.min(Duration::from_secs(86400)))
 }
 
 /// rustls needs one process-wide crypto provider; ring builds quickly and is well proven.
@@ -275,6 +451,61 @@ mod tests {
         ] {
             assert!(parse_watch_url(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("99999999"),
+            Some(Duration::from_secs(86400))
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn internal_addresses_are_recognised() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00:ec2::254",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_internal(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
+            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn address_policy_refuses_internal_literals_unless_allowed() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let strict = AddressPolicy::default();
+        assert!(
+            strict
+                .check_url(&url("http://169.254.169.254/latest/meta-data"))
+                .is_err()
+        );
+        assert!(strict.check_url(&url("http://127.0.0.1:8080/a")).is_err());
+        assert!(strict.check_url(&url("http://[::1]/a")).is_err());
+        assert!(strict.check_url(&url("https://news.example.org/a")).is_ok());
+        let allow = AddressPolicy {
+            allow_private: false,
+            allow_hosts: vec!["127.0.0.1".into()],
+        };
+        assert!(allow.check_url(&url("http://127.0.0.1:8080/a")).is_ok());
     }
 
     #[test]

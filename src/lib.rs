@@ -10,7 +10,9 @@
 //! - [`classify`]: every rule about edits, deletions and transient faults. Pure.
 //! - [`diff`]: paragraph and word differences between versions. Pure.
 //! - [`store`]: SQLite, the only module that runs SQL; one transaction per batch of outcomes.
+//! - [`polite`]: per-host limits, delays, robots.txt and Retry-After pauses.
 //! - [`check`]: one pass: fetch, extract, classify, record, concurrently and politely.
+//! - [`scheduler`]: when each watch is next due (cron, jitter, backoff, age). Pure.
 //! - [`daemon`]: the long-running service loop and its shutdown.
 //! - [`cli`]: the command line, one module per verb.
 
@@ -24,4 +26,6 @@ pub mod extract;
 pub mod fetch;
 pub mod fingerprint;
 pub mod model;
+pub mod polite;
+pub mod scheduler;
 pub mod store;

@@ -19,7 +19,10 @@ use crate::model::{
 };
 
 /// The schema, one plain SQL file per step, applied in order.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_archive.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_archive.sql"),
+    include_str!("../migrations/0004_schedule_feeds.sql"),
+];
 
 /// zstd level for raw bodies and texts: level 3 compresses news pages about 5.5 to 1 at
 /// hundreds of MB/s.
@@ -76,6 +79,32 @@ pub struct CheckTarget {
     pub validators: Validators,
     /// Raw-body hash of the latest version: a byte-identical body needs no extraction.
     pub latest_body_hash: Option<BodyHash>,
+    /// config, cli or feed: URLs from feeds are untrusted input.
+    pub origin: String,
+    /// The watch's own schedule, if it has one.
+    pub schedule: Option<String>,
+    /// The watch's own robots.txt choice, if it has one.
+    pub robots: Option<bool>,
+    /// When the article was published, or else first captured (RFC 3339), for the age curve.
+    pub born: Option<String>,
+}
+
+/// A feed as the list shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedRow {
+    pub id: i64,
+    pub url: String,
+    pub origin: String,
+    pub added_at: String,
+    pub removed_at: Option<String>,
+    pub schedule: Option<String>,
+    pub robots: Option<bool>,
+    #[serde(skip)]
+    pub validators: Validators,
+    pub last_polled_at: Option<String>,
+    pub next_poll_at: Option<String>,
+    pub last_error: Option<String>,
+    pub discovered: i64,
 }
 
 /// A stored version without its text.
@@ -148,6 +177,10 @@ pub struct CheckRecord<'a> {
     pub capture: Option<&'a Capture>,
     /// Validators of the response, kept for the next conditional request when it was usable.
     pub validators: Option<&'a Validators>,
+    /// When the watch is next due (RFC 3339).
+    pub next_check_at: Option<&'a str>,
+    /// Stop watching: `watch_for` has passed.
+    pub retire: bool,
 }
 
 /// What was recorded: the current version afterwards, for reports.
@@ -302,12 +335,46 @@ impl Store {
 
     /// The active watches a pass should check, optionally only those among `urls`.
     pub fn check_targets(&self, urls: Option<&[String]>) -> Result<Vec<CheckTarget>> {
-        let mut stmt = self.conn.prepare(
+        let mut targets = self.targets_where("1", params![])?;
+        if let Some(urls) = urls {
+            targets.retain(|t| urls.contains(&t.url));
+        }
+        Ok(targets)
+    }
+
+    /// Active watches due at `now` (never checked, or their time has come), most overdue first.
+    pub fn due_targets(&self, now: &str, limit: usize) -> Result<Vec<CheckTarget>> {
+        self.targets_where(
+            "(w.next_check_at IS NULL OR w.next_check_at <= ?1)
+             ORDER BY w.next_check_at IS NOT NULL, w.next_check_at LIMIT ?2",
+            params![now, limit as i64],
+        )
+    }
+
+    /// The earliest time an active watch is due, if any is scheduled.
+    pub fn next_due_at(&self) -> Result<Option<String>> {
+        Ok(self.conn.query_row(
+            "SELECT min(next_check_at) FROM watches WHERE removed_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn targets_where(
+        &self,
+        condition: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<CheckTarget>> {
+        let sql = format!(
             "SELECT w.id, w.url, w.etag, w.last_modified,
-                    (SELECT body_hash FROM versions v WHERE v.watch_id = w.id ORDER BY seq DESC LIMIT 1)
-             FROM watches w WHERE w.removed_at IS NULL ORDER BY w.id",
-        )?;
-        let rows = stmt.query_map([], |r| {
+                    (SELECT body_hash FROM versions v WHERE v.watch_id = w.id ORDER BY seq DESC LIMIT 1),
+                    w.origin, w.schedule, w.robots,
+                    (SELECT coalesce(published, captured_at) FROM versions v
+                      WHERE v.watch_id = w.id ORDER BY seq LIMIT 1)
+             FROM watches w WHERE w.removed_at IS NULL AND {condition}"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(args, |r| {
             let body_hash: Option<String> = r.get(4)?;
             Ok(CheckTarget {
                 id: WatchId(r.get(0)?),
@@ -317,13 +384,175 @@ impl Store {
                     last_modified: r.get(3)?,
                 },
                 latest_body_hash: body_hash.and_then(|h| h.parse().ok()),
+                origin: r.get(5)?,
+                schedule: r.get(6)?,
+                robots: r.get(7)?,
+                born: r.get(8)?,
             })
         })?;
-        let mut targets: Vec<CheckTarget> = rows.collect::<Result<_, _>>()?;
-        if let Some(urls) = urls {
-            targets.retain(|t| urls.contains(&t.url));
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Sets a watch's own schedule and robots.txt choice (`None`: the defaults).
+    pub fn set_watch_options(
+        &mut self,
+        url: &str,
+        schedule: Option<&str>,
+        robots: Option<bool>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE watches SET schedule = ?2, robots = ?3 WHERE url = ?1",
+            params![url, schedule, robots],
+        )?;
+        Ok(())
+    }
+
+    /// Makes a watch due now (used when it is added or its options change).
+    pub fn make_due(&mut self, url: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE watches SET next_check_at = NULL WHERE url = ?1",
+            [url],
+        )?;
+        Ok(())
+    }
+
+    /// Adds an article URL found in a feed. Returns whether it is new.
+    pub fn add_feed_watch(&mut self, url: &str, feed_id: i64, at: &str) -> Result<bool> {
+        let (id, added) = self.add_watch(url, "feed", at)?;
+        if added {
+            self.conn.execute(
+                "UPDATE watches SET feed_id = ?2 WHERE id = ?1 AND feed_id IS NULL",
+                params![id.0, feed_id],
+            )?;
+            self.conn.execute(
+                "UPDATE feeds SET discovered = discovered + 1 WHERE id = ?1",
+                [feed_id],
+            )?;
         }
-        Ok(targets)
+        Ok(added)
+    }
+
+    /// Whether a URL is watched now.
+    pub fn is_watched(&self, url: &str) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM watches WHERE url = ?1 AND removed_at IS NULL)",
+            [url],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Adds a feed, or re-activates a removed one. Returns whether anything changed.
+    pub fn add_feed(&mut self, url: &str, origin: &str, at: &str) -> Result<bool> {
+        let n = self.conn.execute(
+            "INSERT INTO feeds (url, origin, added_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (url) DO UPDATE SET removed_at = NULL, next_poll_at = NULL
+             WHERE removed_at IS NOT NULL",
+            params![url, origin, at],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Stops polling a feed; the watches it found stay. Returns false when it was not polled.
+    pub fn remove_feed(&mut self, url: &str, at: &str) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE feeds SET removed_at = ?2 WHERE url = ?1 AND removed_at IS NULL",
+            params![url, at],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Makes the active config-origin feeds exactly `entries` (url, schedule, robots).
+    pub fn sync_config_feeds(
+        &mut self,
+        entries: &[(String, Option<String>, Option<bool>)],
+        at: &str,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE feeds SET removed_at = ?1 WHERE origin = 'config' AND removed_at IS NULL",
+            [at],
+        )?;
+        for (url, schedule, robots) in entries {
+            tx.execute(
+                "INSERT INTO feeds (url, origin, added_at, schedule, robots) VALUES (?1, 'config', ?2, ?3, ?4)
+                 ON CONFLICT (url) DO UPDATE SET removed_at = NULL, schedule = ?3, robots = ?4",
+                params![url, at, schedule, robots],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn feeds(&self, include_removed: bool) -> Result<Vec<FeedRow>> {
+        self.feeds_where("(?1 OR removed_at IS NULL)", params![include_removed])
+    }
+
+    /// Active feeds due for a poll at `now`.
+    pub fn due_feeds(&self, now: &str) -> Result<Vec<FeedRow>> {
+        self.feeds_where(
+            "removed_at IS NULL AND (next_poll_at IS NULL OR next_poll_at <= ?1)",
+            params![now],
+        )
+    }
+
+    /// The earliest time an active feed is due, if any.
+    pub fn next_feed_due_at(&self) -> Result<Option<String>> {
+        Ok(self.conn.query_row(
+            "SELECT min(next_poll_at) FROM feeds WHERE removed_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn feeds_where(&self, condition: &str, args: impl rusqlite::Params) -> Result<Vec<FeedRow>> {
+        let sql = format!(
+            "SELECT id, url, origin, added_at, removed_at, schedule, robots, etag, last_modified,
+                    last_polled_at, next_poll_at, last_error, discovered
+             FROM feeds WHERE {condition} ORDER BY id"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(args, |r| {
+            Ok(FeedRow {
+                id: r.get(0)?,
+                url: r.get(1)?,
+                origin: r.get(2)?,
+                added_at: r.get(3)?,
+                removed_at: r.get(4)?,
+                schedule: r.get(5)?,
+                robots: r.get(6)?,
+                validators: Validators {
+                    etag: r.get(7)?,
+                    last_modified: r.get(8)?,
+                },
+                last_polled_at: r.get(9)?,
+                next_poll_at: r.get(10)?,
+                last_error: r.get(11)?,
+                discovered: r.get(12)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records a feed poll: when, what the server said, and when to poll again.
+    pub fn record_feed_poll(
+        &mut self,
+        feed_id: i64,
+        at: &str,
+        validators: Option<&Validators>,
+        next_poll_at: &str,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE feeds SET last_polled_at = ?2, next_poll_at = ?3, last_error = ?4 WHERE id = ?1",
+            params![feed_id, at, next_poll_at, error],
+        )?;
+        if let Some(v) = validators {
+            self.conn.execute(
+                "UPDATE feeds SET etag = ?2, last_modified = ?3 WHERE id = ?1",
+                params![feed_id, v.etag, v.last_modified],
+            )?;
+        }
+        Ok(())
     }
 
     /// Starts a transaction in which check outcomes are classified and recorded together.
@@ -476,9 +705,11 @@ impl Batch<'_> {
             .optional()?)
     }
 
-    /// Writes one check's outcome: the watch's new state, the check row (folded into the
-    /// previous one for repeated `unchanged`), and, as the decision says, a version with its
-    /// blob and an event.
+    /// Writes one check's outcome: the watch's new state, the check row, and, as the decision
+    /// says, a version with its blob and an event. An `unchanged` check is folded into the
+    /// previous row when that row saw the same version live: a row is a run whose first check
+    /// had `kind` and whose `count - 1` later checks found the text unchanged, so a quiet article
+    /// adds nothing to the database however often it is checked.
     pub fn record(&mut self, rec: &CheckRecord<'_>) -> Result<Recorded> {
         let tx = &self.tx;
         let d = rec.decision;
@@ -551,7 +782,8 @@ impl Batch<'_> {
             && tx.execute(
                 "UPDATE checks SET last_at = ?2, count = count + 1, http_status = ?3
                  WHERE id = (SELECT max(id) FROM checks WHERE watch_id = ?1)
-                   AND kind = 'unchanged' AND version_seq IS ?4",
+                   AND kind IN ('captured', 'edited', 'restored', 'unchanged')
+                   AND version_seq IS ?4",
                 params![watch, rec.at, rec.http_status, version_seq],
             )? > 0;
         if !folded {
@@ -571,6 +803,12 @@ impl Batch<'_> {
                 d.next.error_streak,
                 rec.at
             ],
+        )?;
+        tx.execute(
+            "UPDATE watches SET next_check_at = ?2,
+                removed_at = CASE WHEN ?3 THEN ?4 ELSE removed_at END
+             WHERE id = ?1",
+            params![watch, rec.next_check_at, rec.retire, rec.at],
         )?;
         if let Some(v) = rec.validators {
             tx.execute(

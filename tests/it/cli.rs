@@ -8,7 +8,9 @@ use crate::{PARAS, Stet, article_page, json_lines, kind};
 fn help_explains_the_verbs_and_exit_codes() {
     let stet = Stet::new("", "");
     let help = stet.ok(&["--help"]);
-    for verb in ["run", "check", "watch", "history", "diff", "show", "demo", "extract"] {
+    for verb in [
+        "run", "check", "watch", "history", "diff", "show", "demo", "extract",
+    ] {
         assert!(help.contains(verb), "--help names `{verb}`:\n{help}");
     }
     assert!(help.contains("Exit codes"), "{help}");
@@ -18,25 +20,49 @@ fn help_explains_the_verbs_and_exit_codes() {
 
 #[test]
 fn watch_add_list_rm_round_trip() {
-    let stet = Stet::new("", "[[watch]]\nurl = \"https://news.example.org/from-config\"");
-    stet.ok(&["watch", "add", "https://news.example.org/2021/07/iraq-troops#comments"]);
-    let again = stet.ok(&["watch", "add", "https://news.example.org/2021/07/iraq-troops"]);
+    let stet = Stet::new(
+        "",
+        "[[watch]]\nurl = \"https://news.example.org/from-config\"",
+    );
+    stet.ok(&[
+        "watch",
+        "add",
+        "https://news.example.org/2021/07/iraq-troops#comments",
+    ]);
+    let again = stet.ok(&[
+        "watch",
+        "add",
+        "https://news.example.org/2021/07/iraq-troops",
+    ]);
     assert!(again.contains("already watching"), "{again}");
     let list = json_lines(&stet.ok(&["watch", "list", "--json"]));
     let urls: Vec<&str> = list.iter().map(|w| w["url"].as_str().unwrap()).collect();
     assert_eq!(
         urls,
-        ["https://news.example.org/from-config", "https://news.example.org/2021/07/iraq-troops"]
+        [
+            "https://news.example.org/from-config",
+            "https://news.example.org/2021/07/iraq-troops"
+        ]
     );
     assert_eq!(list[0]["origin"], "config");
     assert_eq!(list[1]["origin"], "cli");
     let table = stet.ok(&["watch", "list"]);
-    assert!(table.contains("URL") && table.contains("iraq-troops") && table.contains("new"), "{table}");
+    assert!(
+        table.contains("URL") && table.contains("iraq-troops") && table.contains("new"),
+        "{table}"
+    );
 
-    stet.ok(&["watch", "rm", "https://news.example.org/2021/07/iraq-troops"]);
+    stet.ok(&[
+        "watch",
+        "rm",
+        "https://news.example.org/2021/07/iraq-troops",
+    ]);
     assert_eq!(json_lines(&stet.ok(&["watch", "list", "--json"])).len(), 1);
     let all = json_lines(&stet.ok(&["watch", "list", "--all", "--json"]));
-    assert!(all[1]["removed_at"].is_string(), "removed watches keep their history: {all:?}");
+    assert!(
+        all[1]["removed_at"].is_string(),
+        "removed watches keep their history: {all:?}"
+    );
     let out = stet.run(&["watch", "rm", "https://never.example.org/x"]);
     assert_eq!(out.status.code(), Some(3));
 }
@@ -46,15 +72,24 @@ fn history_diff_and_show_tell_what_changed() {
     let site = Site::start();
     let stet = Stet::new("", "");
     let url = site.url("/story");
-    site.set("/story", Route::html(article_page("Bridge to close", PARAS)));
+    site.set(
+        "/story",
+        Route::html(article_page("Bridge to close", PARAS)),
+    );
     let first = stet.check_one(&url);
     assert_eq!(first["version"], 1);
     assert_eq!(first["content_hash"].as_str().unwrap().len(), 64);
     assert!(first["at"].as_str().unwrap().ends_with('Z'));
     let edited = PARAS[1].replace("40,000", "25,000");
-    site.set("/story", Route::html(article_page("Bridge to close", &[PARAS[0], &edited])));
+    site.set(
+        "/story",
+        Route::html(article_page("Bridge to close", &[PARAS[0], &edited])),
+    );
     let r = stet.check_one(&url);
-    assert_eq!((kind(&r), r["significance"].as_str()), ("edited", Some("substantive")));
+    assert_eq!(
+        (kind(&r), r["significance"].as_str()),
+        ("edited", Some("substantive"))
+    );
     assert_eq!(r["version"], 2);
 
     // Not a terminal: a plain unified diff of paragraphs.
@@ -62,10 +97,14 @@ fn history_diff_and_show_tell_what_changed() {
     assert!(diff.contains("--- ") && diff.contains("v1"), "{diff}");
     assert!(diff.contains("-About 40,000 vehicles"), "{diff}");
     assert!(diff.contains("+About 25,000 vehicles"), "{diff}");
-    assert!(diff.contains("-Local businesses said"), "the removed paragraph: {diff}");
+    assert!(
+        diff.contains("-Local businesses said"),
+        "the removed paragraph: {diff}"
+    );
     assert!(!diff.contains('\u{1b}'), "no color codes off a terminal");
 
-    let json: serde_json::Value = serde_json::from_str(&stet.ok(&["diff", &url, "--json"])).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&stet.ok(&["diff", &url, "--json"])).unwrap();
     let changed: Vec<String> = json["hunks"][0]["lines"]
         .as_array()
         .unwrap()
@@ -74,19 +113,41 @@ fn history_diff_and_show_tell_what_changed() {
         .filter(|s| s["changed"] == true)
         .map(|s| s["text"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(changed.first().map(String::as_str), Some("40,000"), "word-level: {json}");
-    assert_eq!(changed.last().map(String::as_str), Some("25,000"), "word-level: {json}");
-    assert!(changed.iter().all(|c| c.len() < 7 || c.starts_with("Local businesses")), "{changed:?}");
+    assert_eq!(
+        changed.first().map(String::as_str),
+        Some("40,000"),
+        "word-level: {json}"
+    );
+    assert_eq!(
+        changed.last().map(String::as_str),
+        Some("25,000"),
+        "word-level: {json}"
+    );
+    assert!(
+        changed
+            .iter()
+            .all(|c| c.len() < 7 || c.starts_with("Local businesses")),
+        "{changed:?}"
+    );
     assert_eq!(json["words_added"], 1);
 
     let history = stet.ok(&["history", &url]);
-    assert!(history.contains("captured") && history.contains("edited"), "{history}");
+    assert!(
+        history.contains("captured") && history.contains("edited"),
+        "{history}"
+    );
     assert!(history.contains("substantive"), "{history}");
 
     let v1 = stet.ok(&["show", &url, "--version", "1"]);
-    assert!(v1.contains("About 40,000 vehicles") && v1.contains("Local businesses"), "{v1}");
+    assert!(
+        v1.contains("About 40,000 vehicles") && v1.contains("Local businesses"),
+        "{v1}"
+    );
     let latest = stet.ok(&["show", &url]);
-    assert!(latest.contains("25,000") && !latest.contains("Local businesses"), "{latest}");
+    assert!(
+        latest.contains("25,000") && !latest.contains("Local businesses"),
+        "{latest}"
+    );
 
     let missing = stet.run(&["show", &url, "--version", "9"]);
     assert_eq!(missing.status.code(), Some(3));
@@ -129,13 +190,28 @@ fn the_demo_runs_offline_and_shows_every_event() {
     let stet = Stet::new("", "");
     let db = stet.dir.path().join("demo.db");
     let out = stet.ok(&["demo", "--json", "--keep", db.to_str().unwrap()]);
-    let kinds: Vec<String> = json_lines(&out).iter().map(|r| kind(r).to_string()).collect();
+    let kinds: Vec<String> = json_lines(&out)
+        .iter()
+        .map(|r| kind(r).to_string())
+        .collect();
     assert_eq!(
         kinds,
-        ["captured", "unchanged", "edited", "edited", "error", "missing", "deleted", "restored"]
+        [
+            "captured",
+            "unchanged",
+            "edited",
+            "edited",
+            "error",
+            "missing",
+            "deleted",
+            "restored"
+        ]
     );
     let human = stet.ok(&["demo"]);
-    assert!(human.contains("deleted") && human.contains("+About 25,000"), "{human}");
+    assert!(
+        human.contains("deleted") && human.contains("+About 25,000"),
+        "{human}"
+    );
 }
 
 #[test]
@@ -146,6 +222,9 @@ fn check_of_a_new_url_adds_it_and_exits_zero_even_when_it_fails() {
     let out = stet.run(&["check", &site.url("/down")]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("error") && text.contains("http 503"), "{text}");
+    assert!(
+        text.contains("error") && text.contains("http 503"),
+        "{text}"
+    );
     assert_eq!(json_lines(&stet.ok(&["watch", "list", "--json"])).len(), 1);
 }

@@ -17,15 +17,26 @@ fn a_404_twice_is_deleted_and_its_return_is_restored() {
     live(&site, "/news/2026/bridge");
     assert_eq!(kind(&stet.check_one(&url)), "captured");
 
-    site.set("/news/2026/bridge", Route::status(404, "<h1>Not found</h1>"));
+    site.set(
+        "/news/2026/bridge",
+        Route::status(404, "<h1>Not found</h1>"),
+    );
     let first = stet.check_one(&url);
-    assert_eq!(kind(&first), "missing", "one 404 is not yet a deletion: {first}");
+    assert_eq!(
+        kind(&first),
+        "missing",
+        "one 404 is not yet a deletion: {first}"
+    );
     assert_eq!(first["http_status"], 404);
     let second = stet.check_one(&url);
     assert_eq!(kind(&second), "deleted", "{second}");
     assert_eq!(second["version"], 1);
     let third = stet.check_one(&url);
-    assert_eq!(kind(&third), "missing", "a deletion is reported once: {third}");
+    assert_eq!(
+        kind(&third),
+        "missing",
+        "a deletion is reported once: {third}"
+    );
 
     live(&site, "/news/2026/bridge");
     let back = stet.check_one(&url);
@@ -63,7 +74,13 @@ fn gone_410_redirect_home_and_soft_404_count_as_gone() {
             location: site.url("/"),
         },
     );
-    site.set("/", Route::html(article_page("Front page", &["Today's top stories from the city and beyond, updated all day."])));
+    site.set(
+        "/",
+        Route::html(article_page(
+            "Front page",
+            &["Today's top stories from the city and beyond, updated all day."],
+        )),
+    );
     site.set(
         paths[2],
         Route::html(
@@ -87,7 +104,10 @@ fn transient_failures_are_errors_never_deletions_or_edits() {
 
     let page = article_page("Bridge to close", PARAS);
     let failures = [
-        ("http 503", Route::status(503, "<h1>Service Unavailable</h1>")),
+        (
+            "http 503",
+            Route::status(503, "<h1>Service Unavailable</h1>"),
+        ),
         ("http 429", Route::status(429, "slow down")),
         ("timeout", Route::Stall(Duration::from_secs(3))),
         ("reset", Route::Reset),
@@ -104,8 +124,14 @@ fn transient_failures_are_errors_never_deletions_or_edits() {
         let r = stet.check_one(&url);
         assert_eq!(kind(&r), "error", "{what}: {r}");
         let detail = r["detail"].as_str().unwrap_or_default();
-        assert!(detail.starts_with(what), "the error says why: {what} expected, got {r}");
-        assert!(r["http_status"].is_null() || what.starts_with("http") || what == "truncated", "{r}");
+        assert!(
+            detail.starts_with(what),
+            "the error says why: {what} expected, got {r}"
+        );
+        assert!(
+            r["http_status"].is_null() || what.starts_with("http") || what == "truncated",
+            "{r}"
+        );
         live(&site, path);
         let next = stet.check_one(&url);
         assert_eq!(kind(&next), "unchanged", "after {what}: {next}");
@@ -151,7 +177,10 @@ fn conditional_get_sends_validators_and_304_is_unchanged() {
     let r = stet.check_one(&url);
     assert_eq!(kind(&r), "unchanged", "{r}");
     assert_eq!(r["http_status"], 304);
-    assert_eq!(site.last_header(path, "if-none-match").as_deref(), Some("\"v1\""));
+    assert_eq!(
+        site.last_header(path, "if-none-match").as_deref(),
+        Some("\"v1\"")
+    );
     assert!(r["content_hash"].is_string(), "{r}");
 }
 
@@ -162,7 +191,9 @@ fn two_edits_within_a_second_are_two_versions_in_order() {
     let path = "/news/fast";
     let url = site.url(path);
     for (i, word) in ["Monday", "Tuesday", "Wednesday"].iter().enumerate() {
-        let p = format!("The council will meet on {word} to decide the future of the harbour bridge repairs.");
+        let p = format!(
+            "The council will meet on {word} to decide the future of the harbour bridge repairs."
+        );
         site.set(path, Route::html(article_page("Fast", &[&p, PARAS[1]])));
         let r = stet.check_one(&url);
         assert_eq!(r["version"], i + 1, "{r}");
@@ -185,8 +216,25 @@ fn repeated_unchanged_checks_fold_into_one_row() {
     let history: serde_json::Value =
         serde_json::from_str(&stet.ok(&["history", &url, "--json"])).unwrap();
     let checks = history["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 2, "{checks:?}");
+    assert_eq!(checks.len(), 1, "{checks:?}");
     assert_eq!(checks[0]["kind"], "captured");
-    assert_eq!(checks[1]["kind"], "unchanged");
-    assert_eq!(checks[1]["count"], 3);
+    assert_eq!(
+        checks[0]["count"], 4,
+        "captured, then three unchanged checks"
+    );
+    // A failure breaks the run; the next unchanged check starts a new one.
+    site.set(path, Route::status(503, "busy"));
+    stet.check_one(&url);
+    live(&site, path);
+    stet.check_one(&url);
+    stet.check_one(&url);
+    let history: serde_json::Value =
+        serde_json::from_str(&stet.ok(&["history", &url, "--json"])).unwrap();
+    let kinds: Vec<(&str, i64)> = history["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["kind"].as_str().unwrap(), c["count"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("captured", 4), ("error", 1), ("unchanged", 2)]);
 }

@@ -30,8 +30,14 @@ impl Stet {
             })
             .map(|line| format!("{line}\n"))
             .collect();
+        // Tests do not wait a second between requests to their one local host.
+        let politeness = if extra.contains("[politeness]") {
+            ""
+        } else {
+            "[politeness]\nmin_delay = \"0s\"\n"
+        };
         let config = format!(
-            "[storage]\npath = \"{}\"\n\n[fetch]\n{defaults}{fetch}\n\n{extra}\n",
+            "[storage]\npath = \"{}\"\n\n[fetch]\n{defaults}{fetch}\n\n{politeness}\n{extra}\n",
             db.display()
         );
         std::fs::write(dir.path().join("stet.toml"), config).unwrap();

@@ -21,20 +21,35 @@ fn malformed_config_names_the_file_and_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("stet.toml:5:"), "{err}");
-    assert!(err.contains("timeout_secs = \"thirty\""), "the line is shown: {err}");
+    assert!(
+        err.contains("timeout_secs = \"thirty\""),
+        "the line is shown: {err}"
+    );
 
-    std::fs::write(stet.config_path(), "[fetch]\ntimeout_secs = 3\nuser_agnet = \"x\"\n").unwrap();
+    std::fs::write(
+        stet.config_path(),
+        "[fetch]\ntimeout_secs = 3\nuser_agnet = \"x\"\n",
+    )
+    .unwrap();
     let out = stet.run(&["check"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("stet.toml:3:") && err.contains("user_agnet"), "{err}");
+    assert!(
+        err.contains("stet.toml:3:") && err.contains("user_agnet"),
+        "{err}"
+    );
     assert!(!stet.db_path().exists(), "a bad config touches nothing");
 }
 
 #[test]
 fn invalid_url_is_refused_at_watch_add() {
     let stet = Stet::new("", "");
-    for bad in ["news.example.org/story", "ftp://example.org/a", "http://", "not a url"] {
+    for bad in [
+        "news.example.org/story",
+        "ftp://example.org/a",
+        "http://",
+        "not a url",
+    ] {
         let out = stet.run(&["watch", "add", bad]);
         assert_eq!(out.status.code(), Some(2), "{bad}");
         let err = String::from_utf8_lossy(&out.stderr);
@@ -47,7 +62,11 @@ fn invalid_url_is_refused_at_watch_add() {
 #[test]
 fn unusable_database_exits_non_zero_with_a_clear_message() {
     let stet = Stet::new("", "");
-    std::fs::write(stet.db_path(), b"this is not a database, just text that is long enough").unwrap();
+    std::fs::write(
+        stet.db_path(),
+        b"this is not a database, just text that is long enough",
+    )
+    .unwrap();
     let out = stet.run(&["watch", "list"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -86,7 +105,12 @@ fn huge_and_endless_responses_are_cut_at_the_cap_with_memory_bounded() {
     // 50 MiB announced up front, and 50 MiB streamed without a length.
     let big = vec![b'a'; 50 * 1024 * 1024];
     site.set("/huge", Route::typed("text/html", big));
-    site.set("/endless", Route::Endless { total: 50 * 1024 * 1024 });
+    site.set(
+        "/endless",
+        Route::Endless {
+            total: 50 * 1024 * 1024,
+        },
+    );
     for path in ["/huge", "/endless"] {
         let url = site.url(path);
         stet.ok(&["watch", "add", &url]);
@@ -94,7 +118,10 @@ fn huge_and_endless_responses_are_cut_at_the_cap_with_memory_bounded() {
         assert!(out.status.success());
         let r = &crate::json_lines(&String::from_utf8_lossy(&out.stdout))[0];
         assert_eq!(kind(r), "error", "{r}");
-        assert!(r["detail"].as_str().unwrap().starts_with("too_large"), "{r}");
+        assert!(
+            r["detail"].as_str().unwrap().starts_with("too_large"),
+            "{r}"
+        );
         assert!(peak_kib > 0, "memory was sampled");
         println!("{path}: peak RSS {peak_kib} KiB");
         assert!(
@@ -111,15 +138,28 @@ fn huge_and_endless_responses_are_cut_at_the_cap_with_memory_bounded() {
 fn binary_and_non_html_responses_are_recorded_as_such() {
     let site = Site::start();
     let stet = Stet::new("", "");
-    site.set("/photo.png", Route::typed("image/png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec()));
-    site.set("/report.pdf", Route::typed("application/pdf", b"%PDF-1.7\n%binary".to_vec()));
-    site.set("/lying.html", Route::typed("text/html", b"GIF89a\x01\0\x01\0\0\0\0;".to_vec()));
+    site.set(
+        "/photo.png",
+        Route::typed("image/png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec()),
+    );
+    site.set(
+        "/report.pdf",
+        Route::typed("application/pdf", b"%PDF-1.7\n%binary".to_vec()),
+    );
+    site.set(
+        "/lying.html",
+        Route::typed("text/html", b"GIF89a\x01\0\x01\0\0\0\0;".to_vec()),
+    );
     for path in ["/photo.png", "/report.pdf", "/lying.html"] {
         let r = stet.check_one(&site.url(path));
         assert_eq!(kind(&r), "error", "{path}: {r}");
         let detail = r["detail"].as_str().unwrap();
         assert!(detail.starts_with("not_html"), "{path}: {detail}");
-        assert_eq!(r["version"], serde_json::Value::Null, "nothing parsed as an article");
+        assert_eq!(
+            r["version"],
+            serde_json::Value::Null,
+            "nothing parsed as an article"
+        );
     }
 }
 
@@ -127,7 +167,8 @@ fn binary_and_non_html_responses_are_recorded_as_such() {
 fn mis_encoded_page_is_decoded_by_its_meta_charset() {
     let site = Site::start();
     let stet = Stet::new("", "");
-    let page = article_page("Caf\u{e9} closes", PARAS).replace("<head>", "<head><meta charset=\"iso-8859-1\">");
+    let page = article_page("Caf\u{e9} closes", PARAS)
+        .replace("<head>", "<head><meta charset=\"iso-8859-1\">");
     let (latin1, _, _) = encoding_rs::WINDOWS_1252.encode(&page);
     site.set("/latin1", Route::typed("text/html", latin1.into_owned()));
     let url = site.url("/latin1");
@@ -135,6 +176,9 @@ fn mis_encoded_page_is_decoded_by_its_meta_charset() {
     let shown = stet.ok(&["show", &url]);
     assert!(shown.contains("Café closes"), "{shown}");
 }
+
+/// watch, seq, content hash, body hash, compressed text, compressed blob (if present).
+type StoredVersion = (i64, i64, String, String, Vec<u8>, Option<Vec<u8>>);
 
 #[test]
 fn kill_9_mid_pass_leaves_a_consistent_database() {
@@ -168,7 +212,9 @@ fn kill_9_mid_pass_leaves_a_consistent_database() {
 
     let verify = || {
         let db = rusqlite::Connection::open(stet.db_path()).unwrap();
-        let ok: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        let ok: String = db
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(ok, "ok");
         let mut stmt = db
             .prepare(
@@ -176,13 +222,24 @@ fn kill_9_mid_pass_leaves_a_consistent_database() {
                  FROM versions v LEFT JOIN blobs b ON b.hash = v.body_hash ORDER BY v.watch_id, v.seq",
             )
             .unwrap();
-        let rows: Vec<(i64, i64, String, String, Vec<u8>, Option<Vec<u8>>)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        let rows: Vec<StoredVersion> = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
         for (watch, seq, content_hash, body_hash, text, blob) in &rows {
-            let blob = blob.as_ref().unwrap_or_else(|| panic!("version {watch}/{seq} has no blob"));
+            let blob = blob
+                .as_ref()
+                .unwrap_or_else(|| panic!("version {watch}/{seq} has no blob"));
             let raw = zstd::decode_all(blob.as_slice()).unwrap();
             assert_eq!(&hex::encode(Sha256::digest(&raw)), body_hash);
             let text = zstd::decode_all(text.as_slice()).unwrap();
@@ -199,7 +256,10 @@ fn kill_9_mid_pass_leaves_a_consistent_database() {
         rows.len()
     };
     let survived = verify();
-    assert!(survived >= 1, "what was reported before the kill was committed");
+    assert!(
+        survived >= 1,
+        "what was reported before the kill was committed"
+    );
 
     // The next pass carries on from where the killed one stopped.
     let reports = stet.check(&[]);
@@ -218,7 +278,11 @@ fn the_raw_body_is_kept_byte_for_byte() {
     site.set("/exact", Route::html(page.clone()));
     let url = site.url("/exact");
     stet.check_one(&url);
-    let out = stet.command().args(["show", &url, "--raw"]).output().unwrap();
+    let out = stet
+        .command()
+        .args(["show", &url, "--raw"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert_eq!(out.stdout, page.as_bytes());
 }

@@ -119,6 +119,7 @@ impl Site {
             .insert(path.to_string(), route);
     }
 
+    #[allow(dead_code)]
     pub fn hits(&self, path: &str) -> usize {
         self.state
             .lock()
