@@ -11,6 +11,7 @@
 //! - [`diff`]: paragraph and word differences between versions. Pure.
 //! - [`store`]: SQLite, the only module that runs SQL; one transaction per batch of outcomes.
 //! - [`polite`]: per-host limits, delays, robots.txt and Retry-After pauses.
+//! - [`feeds`]: RSS, Atom and sitemaps discover article URLs (untrusted input).
 //! - [`check`]: one pass: fetch, extract, classify, record, concurrently and politely.
 //! - [`scheduler`]: when each watch is next due (cron, jitter, backoff, age). Pure.
 //! - [`daemon`]: the long-running service loop and its shutdown.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod daemon;
 pub mod diff;
 pub mod extract;
+pub mod feeds;
 pub mod fetch;
 pub mod fingerprint;
 pub mod model;

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 use serde::Serialize;
 
@@ -272,7 +272,7 @@ impl Store {
     /// Makes the active config-origin watches exactly `urls`: adds the new ones and removes
     /// those that left the config. Watches added from the CLI are left alone.
     pub fn sync_config_watches(&mut self, urls: &[String], at: &str) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_transaction()?;
         {
             let mut active = tx.prepare(
                 "SELECT url FROM watches WHERE origin = 'config' AND removed_at IS NULL",
@@ -467,7 +467,7 @@ impl Store {
         entries: &[(String, Option<String>, Option<bool>)],
         at: &str,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_transaction()?;
         tx.execute(
             "UPDATE feeds SET removed_at = ?1 WHERE origin = 'config' AND removed_at IS NULL",
             [at],
@@ -558,8 +558,17 @@ impl Store {
     /// Starts a transaction in which check outcomes are classified and recorded together.
     pub fn batch(&mut self) -> Result<Batch<'_>> {
         Ok(Batch {
-            tx: self.conn.transaction()?,
+            tx: self.write_transaction()?,
         })
+    }
+
+    /// A transaction that takes the write lock at once. A deferred one that reads first could
+    /// not upgrade to writing after another process committed (SQLITE_BUSY without waiting);
+    /// this one waits its turn under the busy timeout instead.
+    fn write_transaction(&mut self) -> Result<Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
 
     pub fn versions(&self, watch: WatchId) -> Result<Vec<VersionMeta>> {

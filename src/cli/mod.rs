@@ -8,6 +8,7 @@ mod config_cmd;
 mod demo;
 mod diff;
 mod extract_cmd;
+mod feed;
 mod history;
 pub mod output;
 mod run;
@@ -82,7 +83,10 @@ Exit codes: 0 done (a pass exits 0 even when some URLs failed), 1 failure (datab
 I/O), 2 bad usage or configuration, 3 not found (URL not watched, version not stored).
 
 Environment: STET_CONFIG (config file), STET_DB (database file), STET_LOG (log filter, e.g.
-\"stet=debug\"), NO_COLOR (plain output).";
+\"stet=debug\"), STET_LOG_FORMAT (text or json), NO_COLOR (plain output).
+
+Signals (stet run): SIGTERM and SIGINT stop after committing the open work; SIGHUP reloads the
+configuration (watches and feeds added or removed) without a restart.";
 
 #[derive(Debug, Parser)]
 #[command(name = "stet", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
@@ -108,6 +112,9 @@ pub struct Cli {
     /// Only errors in the log output.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
+    /// Log format on stderr: `text` (journald-friendly) or `json` (one object per line).
+    #[arg(long, global = true, env = "STET_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -121,6 +128,9 @@ pub enum Command {
     /// Add, remove or list watched URLs.
     #[command(subcommand)]
     Watch(watch::WatchCommand),
+    /// Add, remove, list or poll feeds (RSS, Atom, sitemaps) whose new articles become watches.
+    #[command(subcommand)]
+    Feed(feed::FeedCommand),
     /// Show the change history of an article: every version and event.
     History(UrlArgs),
     /// Show what changed between two versions of an article, word by word.
@@ -166,19 +176,18 @@ impl Context {
         })
     }
 
-    /// Opens the archive and brings the config's watches into it.
+    /// Opens the archive and brings the config's watches and feeds into it.
     pub fn open_store(&self) -> anyhow::Result<Store> {
         let mut store = Store::open(&self.db_path)?;
-        let urls: Vec<String> = self
-            .config
-            .watches
-            .iter()
-            .map(|w| crate::fetch::parse_watch_url(&w.url).map(|u| u.to_string()))
-            .collect::<Result<_, _>>()?;
-        store
-            .sync_config_watches(&urls, &crate::model::now_rfc3339())
+        crate::daemon::sync_config(&mut store, &self.config)
             .with_context(|| format!("cannot update watches in {}", self.db_path.display()))?;
         Ok(store)
+    }
+
+    /// Opens the archive for reading only: the config is not applied, so reads never wait for
+    /// a writer.
+    pub fn open_reader(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(&self.db_path)?)
     }
 
     /// Finds a watched URL's id, accepting the URL as typed (normalised like `watch add`).
@@ -210,9 +219,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     }
     let ctx = Context::load(&cli)?;
     match cli.command {
-        Command::Run(args) => run::run(&ctx, &args).await,
+        Command::Run(args) => {
+            let source = crate::daemon::ConfigSource {
+                path: cli.config.clone(),
+                db_override: cli.db.clone(),
+            };
+            run::run(&ctx, &args, source).await
+        }
         Command::Check(args) => check::run(&ctx, &args).await,
         Command::Watch(cmd) => watch::run(&ctx, &cmd),
+        Command::Feed(cmd) => feed::run(&ctx, &cmd).await,
         Command::History(args) => history::run(&ctx, &args),
         Command::Diff(args) => diff::run(&ctx, &args),
         Command::Show(args) => show::run(&ctx, &args),

@@ -4,6 +4,7 @@ mod cli;
 mod detection;
 mod lifecycle;
 mod robustness;
+mod service;
 mod site;
 
 use std::path::{Path, PathBuf};
