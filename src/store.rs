@@ -651,7 +651,7 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        row.map(|(compression, data)| decompress(&compression, &data))
+        row.map(|(compression, data)| decompress(&self.conn, &compression, &data))
             .transpose()
     }
 }
@@ -836,6 +836,14 @@ impl Batch<'_> {
     }
 }
 
+/// Content-defined chunk sizes: small enough that a site's shared template and an article's
+/// unchanged parts fall into chunks already stored, large enough to compress well.
+const CHUNK_MIN: u32 = 4 * 1024;
+const CHUNK_AVG: u32 = 16 * 1024;
+const CHUNK_MAX: u32 = 64 * 1024;
+
+/// Stores a raw body once: cut into content-defined chunks (FastCDC), each distinct chunk
+/// stored once, zstd-compressed; the blob row lists the chunks' digests in order.
 fn insert_blob(tx: &Transaction<'_>, hash: &BodyHash, raw: &[u8]) -> Result<()> {
     let exists: bool = tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = ?1)",
@@ -845,17 +853,53 @@ fn insert_blob(tx: &Transaction<'_>, hash: &BodyHash, raw: &[u8]) -> Result<()> 
     if exists {
         return Ok(());
     }
-    let data = zstd::encode_all(raw, ZSTD_LEVEL)
-        .map_err(|e| StoreError::Corrupt(format!("cannot compress body: {e}")))?;
+    let mut manifest = Vec::with_capacity(raw.len() / CHUNK_AVG as usize * 32 + 32);
+    let mut has_chunk =
+        tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM chunks WHERE hash = ?1)")?;
+    let mut add_chunk =
+        tx.prepare_cached("INSERT INTO chunks (hash, size, data) VALUES (?1, ?2, ?3)")?;
+    for chunk in fastcdc::v2020::FastCDC::new(raw, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX) {
+        let bytes = &raw[chunk.offset..chunk.offset + chunk.length];
+        let digest = Sha256Hash::of(bytes);
+        manifest.extend_from_slice(&digest.0);
+        let key = digest.to_hex();
+        if !has_chunk.query_row([&key], |r| r.get::<_, bool>(0))? {
+            let data = zstd::encode_all(bytes, ZSTD_LEVEL)
+                .map_err(|e| StoreError::Corrupt(format!("cannot compress body: {e}")))?;
+            add_chunk.execute(params![key, bytes.len() as i64, data])?;
+        }
+    }
     tx.execute(
-        "INSERT INTO blobs (hash, size, compression, data) VALUES (?1, ?2, 'zstd', ?3)",
-        params![hash.to_hex(), raw.len() as i64, data],
+        "INSERT INTO blobs (hash, size, compression, data) VALUES (?1, ?2, 'chunks', ?3)",
+        params![hash.to_hex(), raw.len() as i64, manifest],
     )?;
     Ok(())
 }
 
-fn decompress(compression: &str, data: &[u8]) -> Result<Vec<u8>> {
+/// Reassembles a stored body.
+fn decompress(conn: &Connection, compression: &str, data: &[u8]) -> Result<Vec<u8>> {
     match compression {
+        "chunks" => {
+            if !data.len().is_multiple_of(32) {
+                return Err(StoreError::Corrupt(
+                    "blob manifest is not a list of digests".into(),
+                ));
+            }
+            let mut stmt = conn.prepare_cached("SELECT data FROM chunks WHERE hash = ?1")?;
+            let mut out = Vec::new();
+            for digest in data.chunks(32) {
+                let key = hex::encode(digest);
+                let compressed: Option<Vec<u8>> =
+                    stmt.query_row([&key], |r| r.get(0)).optional()?;
+                let compressed = compressed
+                    .ok_or_else(|| StoreError::Corrupt(format!("chunk {key} is missing")))?;
+                let bytes = zstd::decode_all(compressed.as_slice()).map_err(|e| {
+                    StoreError::Corrupt(format!("chunk {key} does not decompress: {e}"))
+                })?;
+                out.extend_from_slice(&bytes);
+            }
+            Ok(out)
+        }
         "zstd" => zstd::decode_all(data)
             .map_err(|e| StoreError::Corrupt(format!("blob does not decompress: {e}"))),
         "none" => Ok(data.to_vec()),
