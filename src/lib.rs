@@ -9,8 +9,11 @@
 //! - [`fingerprint`]: canonical text and SHA-256 content hashes. Pure.
 //! - [`classify`]: every rule about edits, deletions and transient faults. Pure.
 //! - [`diff`]: paragraph and word differences between versions. Pure.
+//! - [`ledger`]: the hash chain over versions, events and watch changes; its byte encoding. Pure.
 //! - [`store`]: SQLite, the only module that runs SQL; one transaction per batch of outcomes.
 //! - [`check`]: one pass: fetch, extract, classify, record, concurrently and politely.
+//! - [`verify`]: re-computes every stored hash and the ledger chain; names each failing row.
+//! - [`warc`]: WARC 1.1 records for stored versions. Pure.
 //! - [`daemon`]: the long-running service loop and its shutdown.
 //! - [`cli`]: the command line, one module per verb.
 
@@ -23,5 +26,8 @@ pub mod diff;
 pub mod extract;
 pub mod fetch;
 pub mod fingerprint;
+pub mod ledger;
 pub mod model;
 pub mod store;
+pub mod verify;
+pub mod warc;
