@@ -7,11 +7,14 @@ mod check;
 mod config_cmd;
 mod demo;
 mod diff;
+mod export;
 mod extract_cmd;
 mod history;
+mod ledger_cmd;
 pub mod output;
 mod run;
 mod show;
+mod verify;
 mod watch;
 
 use std::path::PathBuf;
@@ -32,6 +35,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// What was asked for does not exist: a URL that is not watched, a version that is not stored.
     pub const NOT_FOUND: u8 = 3;
+    /// `verify` (or `import`) found the archive altered: a hash or the ledger chain fails.
+    pub const VERIFY_FAILED: u8 = 4;
 }
 
 /// An error that carries its own exit code.
@@ -79,7 +84,8 @@ Run the daemon:   stet --config config/stet.toml run";
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 done (a pass exits 0 even when some URLs failed), 1 failure (database unusable,
-I/O), 2 bad usage or configuration, 3 not found (URL not watched, version not stored).
+I/O), 2 bad usage or configuration, 3 not found (URL not watched, version not stored),
+4 verification failed (`verify` or `import` found an altered hash or a broken ledger chain).
 
 Environment: STET_CONFIG (config file), STET_DB (database file), STET_LOG (log filter, e.g.
 \"stet=debug\"), NO_COLOR (plain output).";
@@ -131,6 +137,15 @@ pub enum Command {
     Extract(extract_cmd::ExtractArgs),
     /// See stet work offline: a local news site, an edit, page noise, an outage and a deletion.
     Demo(demo::DemoArgs),
+    /// Prove the archive is unaltered: re-compute every hash and the ledger chain.
+    Verify(verify::VerifyArgs),
+    /// The tamper-evident ledger: print its head to publish elsewhere.
+    #[command(subcommand)]
+    Ledger(ledger_cmd::LedgerCommand),
+    /// Export stored versions as WARC 1.1, or the whole archive with its ledger as JSON Lines.
+    Export(export::ExportArgs),
+    /// Load a JSON Lines export into a new, empty database, re-checking every ledger entry.
+    Import(export::ImportArgs),
     /// Print the commented example configuration, or check a configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
@@ -216,6 +231,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::History(args) => history::run(&ctx, &args),
         Command::Diff(args) => diff::run(&ctx, &args),
         Command::Show(args) => show::run(&ctx, &args),
+        Command::Verify(args) => verify::run(&ctx, &args),
+        Command::Ledger(cmd) => ledger_cmd::run(&ctx, &cmd).await,
+        Command::Export(args) => export::export(&ctx, &args),
+        Command::Import(args) => export::import(&ctx, &args),
         Command::Demo(_) | Command::Config(_) | Command::Extract(_) => {
             unreachable!("handled above")
         }
