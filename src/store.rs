@@ -31,6 +31,10 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_ledger.sql"),
 ];
 
+/// The index in [`MIGRATIONS`] of `0002_ledger.sql`, which also writes the entries of the rows an
+/// archive already holds.
+const LEDGER_MIGRATION: usize = 1;
+
 /// zstd level for raw bodies and texts: level 3 compresses news pages about 5.5 to 1 at
 /// hundreds of MB/s.
 const ZSTD_LEVEL: i32 = 3;
@@ -190,7 +194,16 @@ impl Store {
             .map_err(open_err)?;
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(open_err)?;
-        let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+        let migrations = Migrations::new(
+            MIGRATIONS
+                .iter()
+                .enumerate()
+                .map(|(i, sql)| match i {
+                    LEDGER_MIGRATION => M::up_with_hook(sql, ledger::backfill),
+                    _ => M::up(sql),
+                })
+                .collect(),
+        );
         migrations
             .to_latest(&mut conn)
             .map_err(|source| StoreError::Migrate {

@@ -68,6 +68,88 @@ pub(super) fn append_watch(conn: &Connection, kind: EntryKind, id: i64, at: &str
     Ok(())
 }
 
+/// Gives an archive created before the ledger existed its entries, inside the migration's
+/// transaction: one per existing watch (and removal), version and event, in time order (at equal
+/// times: watch, version, event, removal). The chain then proves nothing changed since the
+/// upgrade; it cannot speak for what happened before.
+pub(super) fn backfill(tx: &rusqlite::Transaction<'_>) -> rusqlite_migration::HookResult {
+    let hook = |e: StoreError| rusqlite_migration::HookError::Hook(e.to_string());
+    let mut items: Vec<(String, u8, i64)> = Vec::new();
+    {
+        let mut stmt = tx.prepare("SELECT id, added_at, removed_at FROM watches")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            items.push((r.get(1)?, 0, id));
+            if let Some(removed) = r.get::<_, Option<String>>(2)? {
+                items.push((removed, 3, id));
+            }
+        }
+        let mut stmt = tx.prepare("SELECT id, captured_at FROM versions")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            items.push((r.get(1)?, 1, r.get(0)?));
+        }
+        let mut stmt = tx.prepare("SELECT id, at FROM events")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            items.push((r.get(1)?, 2, r.get(0)?));
+        }
+    }
+    items.sort();
+    for (at, order, id) in items {
+        match order {
+            0 => append_watch(tx, EntryKind::WatchAdded, id, &at).map_err(hook)?,
+            3 => append_watch(tx, EntryKind::WatchRemoved, id, &at).map_err(hook)?,
+            1 => {
+                let (url, seq, content, body): (String, i64, String, String) = tx.query_row(
+                    "SELECT w.url, v.seq, v.content_hash, v.body_hash
+                     FROM versions v JOIN watches w ON w.id = v.watch_id WHERE v.id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )?;
+                let parse = |h: String| h.parse().map_err(StoreError::Corrupt).map_err(hook);
+                let body = EntryBody {
+                    kind: EntryKind::Version,
+                    url,
+                    version: Some(VersionSeq(seq)),
+                    at,
+                    content_hash: Some(parse(content)?),
+                    body_hash: Some(parse(body)?),
+                };
+                append(tx, body, id).map_err(hook)?;
+            }
+            _ => {
+                let (url, kind, version): (String, String, Option<i64>) = tx.query_row(
+                    "SELECT w.url, e.kind, e.version_seq
+                     FROM events e JOIN watches w ON w.id = e.watch_id WHERE e.id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?;
+                let kind = kind
+                    .parse()
+                    .ok()
+                    .and_then(EntryKind::of_event)
+                    .ok_or_else(|| {
+                        hook(StoreError::Corrupt(format!(
+                            "events row {id} has kind {kind:?}"
+                        )))
+                    })?;
+                let body = EntryBody {
+                    kind,
+                    url,
+                    version: version.map(VersionSeq),
+                    at,
+                    content_hash: None,
+                    body_hash: None,
+                };
+                append(tx, body, id).map_err(hook)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A ledger row as stored: the entry (if its fields parse) and the recorded row id.
 #[derive(Debug, Clone)]
 pub struct LedgerRow {

@@ -136,6 +136,29 @@ fn an_independent_program_recomputes_the_head_from_the_documented_encoding() {
 }
 
 #[test]
+fn an_archive_from_before_the_ledger_gets_its_entries_on_upgrade() {
+    let (_site, stet, _url) = archive();
+    let original = head(&stet);
+    // Turn the file back into a database of the first schema, without a ledger.
+    db(&stet)
+        .execute_batch("DROP TABLE ledger; PRAGMA user_version = 1;")
+        .unwrap();
+    let (code, report) = verify(&stet, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["entries"], 5);
+    // In time order, the upgrade writes the very chain the archive would have had.
+    assert_eq!(head(&stet)["head"], original["head"]);
+    // From then on, the upgraded archive is protected like any other.
+    db(&stet)
+        .execute(
+            "UPDATE events SET at = '2020-01-01T00:00:00.000Z' WHERE kind = 'edited'",
+            [],
+        )
+        .unwrap();
+    assert_caught(&stet, "events", "2");
+}
+
+#[test]
 fn a_byte_changed_in_a_stored_body_is_caught() {
     let (_site, stet, _url) = archive();
     let conn = db(&stet);
