@@ -57,7 +57,7 @@ fn parse_time(s: &str) -> anyhow::Result<DateTime<Utc>> {
 pub fn export(ctx: &Context, args: &ExportArgs) -> anyhow::Result<u8> {
     let since = args.since.as_deref().map(parse_time).transpose()?;
     let until = args.until.as_deref().map(parse_time).transpose()?;
-    let store = Store::open(&ctx.db_path)?;
+    let store = ctx.open_existing_store()?;
     let url = match &args.url {
         Some(u) => {
             let id = ctx.watch_id(&store, u)?;

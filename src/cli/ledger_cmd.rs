@@ -29,7 +29,7 @@ pub enum LedgerCommand {
 
 pub async fn run(ctx: &Context, cmd: &LedgerCommand) -> anyhow::Result<u8> {
     let LedgerCommand::Head { append, post } = cmd;
-    let store = crate::store::Store::open(&ctx.db_path)?;
+    let store = ctx.open_existing_store()?;
     let head = store.ledger_head()?;
     let value = serde_json::json!({
         "entries": head.map_or(0, |h| h.entries),

@@ -196,6 +196,19 @@ impl Context {
         Ok(store)
     }
 
+    /// Opens an archive that must already exist, without syncing the config's watches into it:
+    /// for the verbs that prove or publish what it holds, where a mistyped path must not look
+    /// like an empty, valid archive.
+    pub fn open_existing_store(&self) -> anyhow::Result<Store> {
+        if !self.db_path.exists() {
+            return Err(ExitError::not_found(format!(
+                "no archive at {}",
+                self.db_path.display()
+            )));
+        }
+        Ok(Store::open(&self.db_path)?)
+    }
+
     /// Finds a watched URL's id, accepting the URL as typed (normalised like `watch add`).
     pub fn watch_id(&self, store: &Store, url: &str) -> anyhow::Result<crate::model::WatchId> {
         let normalised = crate::fetch::parse_watch_url(url)

@@ -22,7 +22,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
         .map(|a| a.parse::<PublishedHead>())
         .transpose()
         .map_err(super::ExitError::usage)?;
-    let store = crate::store::Store::open(&ctx.db_path)?;
+    let store = ctx.open_existing_store()?;
     let report = crate::verify::verify(&store, against)?;
     let code = if report.ok {
         exit::OK

@@ -113,6 +113,11 @@ fn an_untouched_archive_verifies_clean() {
     assert_eq!(report["head"]["head"], h["head"]);
     let text = stet.ok(&["verify"]);
     assert!(text.contains("verified"), "{text}");
+    // A mistyped path is not an empty archive that verifies.
+    let missing = stet.dir.path().join("typo.db");
+    let out = stet.run(&["--db", missing.to_str().unwrap(), "verify"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(!missing.exists());
 }
 
 #[test]
