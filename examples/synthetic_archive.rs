@@ -3,7 +3,8 @@
 //! every row has its ledger entry.
 //!
 //! ```sh
-//! cargo run --example synthetic_archive -- /tmp/big.db 100 100   # 10,000 versions
+//! cargo run --example synthetic_archive -- /tmp/big.db 100 100   # 10,000 versions, ~26 KB pages
+//! cargo run --example synthetic_archive -- /tmp/huge.db 100 100 2000   # ~130 KB pages
 //! time stet --db /tmp/big.db verify
 //! ```
 
@@ -19,9 +20,10 @@ fn main() -> anyhow::Result<()> {
     let path = PathBuf::from(args.next().unwrap_or_else(|| "synthetic.db".into()));
     let watches: usize = args.next().map_or(Ok(100), |a| a.parse())?;
     let per_watch: usize = args.next().map_or(Ok(100), |a| a.parse())?;
+    let paragraphs: usize = args.next().map_or(Ok(400), |a| a.parse())?;
     let mut store = Store::open(&path)?;
-    // About 40 KB of article page per version, as a typical news page.
-    let filler: String = (0..400)
+    // Page furniture: 400 paragraphs make a page of about 26 KB.
+    let filler: String = (0..paragraphs)
         .map(|i| format!("<p class=\"para-{i}\">Paragraph {i} of the story, as published.</p>\n"))
         .collect();
     for w in 0..watches {

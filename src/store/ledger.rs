@@ -5,12 +5,16 @@
 //! Never decides what counts as tampering: `verify` does, from what these scans return.
 
 use rusqlite::{Connection, OptionalExtension, params};
+use zstd::bulk::Decompressor;
 
 use super::{Result, Store, StoreError, ZSTD_LEVEL, decompress, insert_blob};
 use crate::ledger::{
     Entry, EntryBody, EntryKind, ExportEvent, ExportLine, ExportVersion, ExportWatch, Head,
 };
 use crate::model::{Sha256Hash, VersionSeq, WatchId};
+
+/// Article texts up to this size decompress into one reused buffer; larger ones stream.
+const TEXT_BUFFER: usize = 1 << 20;
 
 /// Chains `body` after the current head and stores it, recording `row_id`. Call it inside the
 /// transaction that writes the recorded row.
@@ -242,13 +246,21 @@ impl Store {
             .conn
             .prepare("SELECT hash, size, compression, data FROM blobs ORDER BY hash")?;
         let mut rows = stmt.query([])?;
+        let mut dctx = Decompressor::new()
+            .map_err(|e| StoreError::Corrupt(format!("cannot start zstd: {e}")))?;
         while let Some(r) = rows.next()? {
+            let size: i64 = r.get(1)?;
             let compression: String = r.get(2)?;
             let data: Vec<u8> = r.get(3)?;
+            // One reused context, and the recorded size for an exact buffer; when it does not
+            // fit (a size was altered), the streaming path says what is wrong.
+            let fast = (compression == "zstd")
+                .then(|| dctx.decompress(&data, usize::try_from(size).ok()?).ok())
+                .flatten();
             f(BlobRow {
                 hash: r.get(0)?,
-                size: r.get(1)?,
-                data: decompress(&compression, &data),
+                size,
+                data: fast.map_or_else(|| decompress(&compression, &data), Ok),
             });
         }
         Ok(())
@@ -262,9 +274,18 @@ impl Store {
              FROM versions v LEFT JOIN watches w ON w.id = v.watch_id ORDER BY v.id",
         )?;
         let mut rows = stmt.query([])?;
+        let mut dctx = Decompressor::new()
+            .map_err(|e| StoreError::Corrupt(format!("cannot start zstd: {e}")))?;
+        let mut buffer: Vec<u8> = Vec::with_capacity(TEXT_BUFFER);
         while let Some(r) = rows.next()? {
             let compressed: Vec<u8> = r.get(7)?;
-            let text = zstd::decode_all(compressed.as_slice())
+            buffer.clear();
+            let decoded = match dctx.decompress_to_buffer(&compressed, &mut buffer) {
+                Ok(_) => Ok(buffer.clone()),
+                // Larger than the buffer, or broken: the streaming path tells which.
+                Err(_) => zstd::decode_all(compressed.as_slice()),
+            };
+            let text = decoded
                 .map_err(|e| format!("the text does not decompress: {e}"))
                 .and_then(|b| {
                     String::from_utf8(b).map_err(|_| "the text is not UTF-8".to_string())

@@ -189,6 +189,20 @@ fn a_byte_changed_in_a_stored_body_is_caught() {
 }
 
 #[test]
+fn a_changed_body_size_is_caught() {
+    let (_site, stet, _url) = archive();
+    let conn = db(&stet);
+    let (_, body_hash, _) = version_row(&conn, 2);
+    conn.execute(
+        "UPDATE blobs SET size = size - 1 WHERE hash = ?1",
+        [&body_hash],
+    )
+    .unwrap();
+    let reason = assert_caught(&stet, "blobs", &body_hash);
+    assert!(reason.contains("bytes stored, size says"), "{reason}");
+}
+
+#[test]
 fn an_edited_version_text_is_caught() {
     let (_site, stet, url) = archive();
     let conn = db(&stet);
