@@ -4,6 +4,12 @@
 //! list, and the atomic application of check outcomes: a check row, a version, its blob and its
 //! event are written in one transaction, so a crash leaves either all of them or none.
 //! Blocking: callers keep it off async threads (one writer thread; readers open their own).
+//! Every version, event and watch change also gets its ledger entry in the same transaction
+//! (the `ledger` submodule).
+
+mod ledger;
+
+pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,6 +20,7 @@ use serde::Serialize;
 
 use crate::classify::{Decision, Latest, WatchState};
 use crate::fetch::Validators;
+use crate::ledger::{EntryBody, EntryKind};
 use crate::model::{
     BodyHash, CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchId, WatchStatus,
 };
@@ -21,8 +28,13 @@ use crate::model::{
 /// The schema, one plain SQL file per step, applied in order.
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_archive.sql"),
-    include_str!("../migrations/0004_schedule_feeds.sql"),
+    include_str!("../migrations/0002_schedule_feeds.sql"),
+    include_str!("../migrations/0004_ledger.sql"),
 ];
+
+/// The index in [`MIGRATIONS`] of `0004_ledger.sql`, which also writes the entries of the rows an
+/// archive already holds.
+const LEDGER_MIGRATION: usize = 2;
 
 /// zstd level for raw bodies and texts: level 3 compresses news pages about 5.5 to 1 at
 /// hundreds of MB/s.
@@ -213,7 +225,16 @@ impl Store {
             .map_err(open_err)?;
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(open_err)?;
-        let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+        let migrations = Migrations::new(
+            MIGRATIONS
+                .iter()
+                .enumerate()
+                .map(|(i, sql)| match i {
+                    LEDGER_MIGRATION => M::up_with_hook(sql, ledger::backfill),
+                    _ => M::up(sql),
+                })
+                .collect(),
+        );
         migrations
             .to_latest(&mut conn)
             .map_err(|source| StoreError::Migrate {
@@ -233,40 +254,53 @@ impl Store {
     /// Adds a watch, or re-activates one that was removed. Returns the id and whether anything
     /// changed.
     pub fn add_watch(&mut self, url: &str, origin: &str, at: &str) -> Result<(WatchId, bool)> {
-        let existing: Option<(i64, Option<String>)> = self
-            .conn
+        let tx = self.write_transaction()?;
+        let existing: Option<(i64, Option<String>)> = tx
             .query_row(
                 "SELECT id, removed_at FROM watches WHERE url = ?1",
                 [url],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        match existing {
-            Some((id, None)) => Ok((WatchId(id), false)),
+        let id = match existing {
+            Some((id, None)) => return Ok((WatchId(id), false)),
             Some((id, Some(_))) => {
-                self.conn.execute(
+                tx.execute(
                     "UPDATE watches SET removed_at = NULL, origin = ?2 WHERE id = ?1",
                     params![id, origin],
                 )?;
-                Ok((WatchId(id), true))
+                id
             }
             None => {
-                self.conn.execute(
+                tx.execute(
                     "INSERT INTO watches (url, origin, added_at) VALUES (?1, ?2, ?3)",
                     params![url, origin, at],
                 )?;
-                Ok((WatchId(self.conn.last_insert_rowid()), true))
+                tx.last_insert_rowid()
             }
-        }
+        };
+        ledger::append_watch(&tx, EntryKind::WatchAdded, id, at)?;
+        tx.commit()?;
+        Ok((WatchId(id), true))
     }
 
     /// Stops watching a URL; its history stays. Returns false when it was not watched.
     pub fn remove_watch(&mut self, url: &str, at: &str) -> Result<bool> {
-        let n = self.conn.execute(
-            "UPDATE watches SET removed_at = ?2 WHERE url = ?1 AND removed_at IS NULL",
-            params![url, at],
-        )?;
-        Ok(n > 0)
+        let tx = self.write_transaction()?;
+        let id: Option<i64> = tx
+            .query_row(
+                "UPDATE watches SET removed_at = ?2 WHERE url = ?1 AND removed_at IS NULL
+                 RETURNING id",
+                params![url, at],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        ledger::append_watch(&tx, EntryKind::WatchRemoved, id, at)?;
+        tx.commit()?;
+        Ok(true)
     }
 
     /// Makes the active config-origin watches exactly `urls`: adds the new ones and removes
@@ -281,18 +315,27 @@ impl Store {
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             for url in current.iter().filter(|u| !urls.contains(u)) {
-                tx.execute(
-                    "UPDATE watches SET removed_at = ?2 WHERE url = ?1",
+                let id: i64 = tx.query_row(
+                    "UPDATE watches SET removed_at = ?2 WHERE url = ?1 RETURNING id",
                     params![url, at],
+                    |r| r.get(0),
                 )?;
+                ledger::append_watch(&tx, EntryKind::WatchRemoved, id, at)?;
             }
             for url in urls {
-                tx.execute(
-                    "INSERT INTO watches (url, origin, added_at) VALUES (?1, 'config', ?2)
-                     ON CONFLICT (url) DO UPDATE SET removed_at = NULL
-                     WHERE removed_at IS NOT NULL",
-                    params![url, at],
-                )?;
+                let added: Option<i64> = tx
+                    .query_row(
+                        "INSERT INTO watches (url, origin, added_at) VALUES (?1, 'config', ?2)
+                         ON CONFLICT (url) DO UPDATE SET removed_at = NULL
+                         WHERE removed_at IS NOT NULL
+                         RETURNING id",
+                        params![url, at],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(id) = added {
+                    ledger::append_watch(&tx, EntryKind::WatchAdded, id, at)?;
+                }
             }
         }
         tx.commit()?;
@@ -562,9 +605,10 @@ impl Store {
         })
     }
 
-    /// A transaction that takes the write lock at once. A deferred one that reads first could
-    /// not upgrade to writing after another process committed (SQLITE_BUSY without waiting);
-    /// this one waits its turn under the busy timeout instead.
+    /// A transaction that takes the write lock at once (waiting up to the busy timeout). A
+    /// deferred one that reads first could not upgrade to writing after another process
+    /// committed (SQLITE_BUSY without waiting), and what it reads, such as the ledger head, could
+    /// be overtaken by another writer before it writes.
     fn write_transaction(&mut self) -> Result<Transaction<'_>> {
         Ok(self
             .conn
@@ -763,6 +807,18 @@ impl Batch<'_> {
                     text,
                 ],
             )?;
+            ledger::append(
+                tx,
+                EntryBody {
+                    kind: EntryKind::Version,
+                    url: watch_url(tx, watch)?,
+                    version: Some(VersionSeq(seq)),
+                    at: rec.at.to_string(),
+                    content_hash: Some(capture.content_hash),
+                    body_hash: Some(capture.body_hash),
+                },
+                tx.last_insert_rowid(),
+            )?;
             current = Some((seq, capture.content_hash));
         }
         let version_seq = current.map(|(s, _)| s);
@@ -786,6 +842,20 @@ impl Batch<'_> {
                     d.detail,
                 ],
             )?;
+            if let Some(kind) = EntryKind::of_event(d.kind) {
+                ledger::append(
+                    tx,
+                    EntryBody {
+                        kind,
+                        url: watch_url(tx, watch)?,
+                        version: version_seq.map(VersionSeq),
+                        at: rec.at.to_string(),
+                        content_hash: None,
+                        body_hash: None,
+                    },
+                    tx.last_insert_rowid(),
+                )?;
+            }
         }
         let folded = d.kind == CheckKind::Unchanged
             && tx.execute(
@@ -819,6 +889,9 @@ impl Batch<'_> {
              WHERE id = ?1",
             params![watch, rec.next_check_at, rec.retire, rec.at],
         )?;
+        if rec.retire {
+            ledger::append_watch(tx, EntryKind::WatchRemoved, watch, rec.at)?;
+        }
         if let Some(v) = rec.validators {
             tx.execute(
                 "UPDATE watches SET etag = ?2, last_modified = ?3 WHERE id = ?1",
@@ -834,6 +907,14 @@ impl Batch<'_> {
     pub fn commit(self) -> Result<()> {
         Ok(self.tx.commit()?)
     }
+}
+
+fn watch_url(tx: &Transaction<'_>, watch: i64) -> Result<String> {
+    Ok(
+        tx.query_row("SELECT url FROM watches WHERE id = ?1", [watch], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 /// Content-defined chunk sizes: small enough that a site's shared template and an article's

@@ -7,12 +7,15 @@ mod check;
 mod config_cmd;
 mod demo;
 mod diff;
+mod export;
 mod extract_cmd;
 mod feed;
 mod history;
+mod ledger_cmd;
 pub mod output;
 mod run;
 mod show;
+mod verify;
 mod watch;
 
 use std::path::PathBuf;
@@ -33,6 +36,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// What was asked for does not exist: a URL that is not watched, a version that is not stored.
     pub const NOT_FOUND: u8 = 3;
+    /// `verify` (or `import`) found the archive altered: a hash or the ledger chain fails.
+    pub const VERIFY_FAILED: u8 = 4;
 }
 
 /// An error that carries its own exit code.
@@ -80,7 +85,8 @@ Run the daemon:   stet --config config/stet.toml run";
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 done (a pass exits 0 even when some URLs failed), 1 failure (database unusable,
-I/O), 2 bad usage or configuration, 3 not found (URL not watched, version not stored).
+I/O), 2 bad usage or configuration, 3 not found (URL not watched, version not stored),
+4 verification failed (`verify` or `import` found an altered hash or a broken ledger chain).
 
 Environment: STET_CONFIG (config file), STET_DB (database file), STET_LOG (log filter, e.g.
 \"stet=debug\"), STET_LOG_FORMAT (text or json), NO_COLOR (plain output).
@@ -141,6 +147,15 @@ pub enum Command {
     Extract(extract_cmd::ExtractArgs),
     /// See stet work offline: a local news site, an edit, page noise, an outage and a deletion.
     Demo(demo::DemoArgs),
+    /// Prove the archive is unaltered: re-compute every hash and the ledger chain.
+    Verify(verify::VerifyArgs),
+    /// The tamper-evident ledger: print its head to publish elsewhere.
+    #[command(subcommand)]
+    Ledger(ledger_cmd::LedgerCommand),
+    /// Export stored versions as WARC 1.1, or the whole archive with its ledger as JSON Lines.
+    Export(export::ExportArgs),
+    /// Load a JSON Lines export into a new, empty database, re-checking every ledger entry.
+    Import(export::ImportArgs),
     /// Print the commented example configuration, or check a configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
@@ -190,6 +205,19 @@ impl Context {
         Ok(Store::open(&self.db_path)?)
     }
 
+    /// Opens an archive that must already exist, without syncing the config's watches into it:
+    /// for the verbs that prove or publish what it holds, where a mistyped path must not look
+    /// like an empty, valid archive.
+    pub fn open_existing_store(&self) -> anyhow::Result<Store> {
+        if !self.db_path.exists() {
+            return Err(ExitError::not_found(format!(
+                "no archive at {}",
+                self.db_path.display()
+            )));
+        }
+        Ok(Store::open(&self.db_path)?)
+    }
+
     /// Finds a watched URL's id, accepting the URL as typed (normalised like `watch add`).
     pub fn watch_id(&self, store: &Store, url: &str) -> anyhow::Result<crate::model::WatchId> {
         let normalised = crate::fetch::parse_watch_url(url)
@@ -232,6 +260,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::History(args) => history::run(&ctx, &args),
         Command::Diff(args) => diff::run(&ctx, &args),
         Command::Show(args) => show::run(&ctx, &args),
+        Command::Verify(args) => verify::run(&ctx, &args),
+        Command::Ledger(cmd) => ledger_cmd::run(&ctx, &cmd).await,
+        Command::Export(args) => export::export(&ctx, &args),
+        Command::Import(args) => export::import(&ctx, &args),
         Command::Demo(_) | Command::Config(_) | Command::Extract(_) => {
             unreachable!("handled above")
         }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod detection;
+mod ledger;
 mod lifecycle;
 mod robustness;
 mod service;
