@@ -45,9 +45,11 @@ fn main() -> anyhow::Result<()> {
         cpu_model()
     );
 
-    let originals: Vec<String> = (0..n)
-        .map(|i| page(&sources[i % sources.len()], i, 0, false))
-        .collect();
+    let page_of = |i: usize, edit: u32, noise: bool| {
+        let (src, anchor) = &sources[i % sources.len()];
+        page(src, anchor.as_deref(), i, edit, noise)
+    };
+    let originals: Vec<String> = (0..n).map(|i| page_of(i, 0, false)).collect();
     let total_bytes: usize = originals.iter().map(String::len).sum();
     println!(
         "site: {:.0} MB of HTML, {:.0} KB per page on average",
@@ -101,11 +103,10 @@ fn main() -> anyhow::Result<()> {
     let second = run_pass(&stet, &config, &db, n, "2. unchanged")?;
     {
         let mut served = pages.write().unwrap();
-        for i in 0..n {
-            let src = &sources[i % sources.len()];
+        for (i, slot) in served.iter_mut().enumerate() {
             match i % 10 {
-                0 => served[i] = with_etag(page(src, i, 1, false)), // edited in the article
-                1 => served[i] = with_etag(page(src, i, 0, true)),  // changed only around it
+                0 => *slot = with_etag(page_of(i, 1, false)), // edited in the article
+                1 => *slot = with_etag(page_of(i, 0, true)),  // changed only around it
                 _ => {}
             }
         }
@@ -227,7 +228,11 @@ fn run_pass(
     })
 }
 
+/// Bytes stored: the database after its write-ahead log is checkpointed into it.
 fn db_size(db: &Path) -> u64 {
+    if let Ok(conn) = rusqlite::Connection::open(db) {
+        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    }
     let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let mut wal = db.as_os_str().to_owned();
     wal.push("-wal");
@@ -267,7 +272,9 @@ fn stet_binary() -> anyhow::Result<PathBuf> {
     Ok(bin)
 }
 
-fn load_corpus() -> anyhow::Result<Vec<String>> {
+/// Corpus pages, each with a run of words from its article's longest paragraph (when the
+/// expected article is there to say which words are the article's).
+fn load_corpus() -> anyhow::Result<Vec<(String, Option<String>)>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = std::env::var_os("STET_BENCH_CORPUS")
         .map(PathBuf::from)
@@ -275,17 +282,23 @@ fn load_corpus() -> anyhow::Result<Vec<String>> {
     let mut pages = Vec::new();
     if dir.is_dir() {
         for entry in std::fs::read_dir(&dir)? {
-            let p = entry?.path().join("source.html");
-            if let Ok(html) = std::fs::read_to_string(&p) {
-                pages.push(html);
+            let dir = entry?.path();
+            if let Ok(html) = std::fs::read_to_string(dir.join("source.html")) {
+                let expected = std::fs::read_to_string(dir.join("expected.html")).ok();
+                pages.push((html, expected.as_deref().and_then(article_words)));
             }
         }
     }
     if pages.is_empty() {
         for entry in std::fs::read_dir(root.join("tests/fixtures/readability"))? {
-            let p = entry?.path().join("source.html.zst");
-            if let Ok(bytes) = std::fs::read(&p) {
-                pages.push(String::from_utf8(zstd::decode_all(bytes.as_slice())?)?);
+            let dir = entry?.path();
+            let read = |name: &str| -> Option<String> {
+                let bytes = std::fs::read(dir.join(name)).ok()?;
+                String::from_utf8(zstd::decode_all(bytes.as_slice()).ok()?).ok()
+            };
+            if let Some(html) = read("source.html.zst") {
+                let anchor = read("expected.html.zst").as_deref().and_then(article_words);
+                pages.push((html, anchor));
             }
         }
     }
@@ -294,15 +307,38 @@ fn load_corpus() -> anyhow::Result<Vec<String>> {
     Ok(pages)
 }
 
+/// Five plain words from the longest paragraph of an expected article.
+fn article_words(expected: &str) -> Option<String> {
+    let doc = dom_query::Document::from(expected);
+    let longest = doc
+        .select("p")
+        .nodes()
+        .iter()
+        .map(|n| n.text().to_string())
+        .max_by_key(|t| t.len())?;
+    let words: Vec<&str> = longest.split_whitespace().collect();
+    words
+        .windows(5)
+        .map(|w| w.join(" "))
+        .find(|w| w.chars().all(|c| c.is_alphanumeric() || c == ' '))
+}
+
 /// One benchmark page: a corpus page made unique (its title carries the page number), with
 /// `edit` changing a sentence of the article and `noise` changing only what is around it.
-fn page(source: &str, i: usize, edit: u32, noise: bool) -> String {
+fn page(source: &str, anchor: Option<&str>, i: usize, edit: u32, noise: bool) -> String {
     let mut s = source.replacen("<title>", &format!("<title>No. {i} "), 1);
     if edit > 0 {
-        // The first long paragraph gets one more sentence.
-        if let Some(p) = s.find("<p>").or_else(|| s.find("<p ")) {
-            let end = s[p..].find('>').map(|e| p + e + 1).unwrap_or(p);
-            s.insert_str(end, &format!("Update {edit}: this story was corrected. "));
+        // A sentence is added to the article: before the words of its longest paragraph (from
+        // Readability's expected output), where they stand outside scripts.
+        let at = anchor.and_then(|words| {
+            s.match_indices(words).map(|(i, _)| i).find(|&i| {
+                let before = &s[..i];
+                before.rfind("<script") <= before.rfind("</script")
+                    && before.rfind('<') <= before.rfind('>')
+            })
+        });
+        if let Some(at) = at {
+            s.insert_str(at, &format!("Update {edit}: this story was corrected. "));
         }
     }
     let nav = if noise {
@@ -360,6 +396,7 @@ async fn serve(pages: Pages) -> anyhow::Result<std::net::SocketAddr> {
 }
 
 async fn load(addr: std::net::SocketAddr, n: usize) -> anyhow::Result<usize> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
     let sizes = futures_util::stream::iter(0..n)
         .map(|i| {

@@ -5,7 +5,6 @@ ALTER TABLE watches ADD COLUMN schedule TEXT;
 -- NULL: the [politeness] robots default; 0 or 1: this watch's own choice
 ALTER TABLE watches ADD COLUMN robots INTEGER;
 ALTER TABLE watches ADD COLUMN feed_id INTEGER REFERENCES feeds(id);
-CREATE INDEX watches_due ON watches (next_check_at) WHERE removed_at IS NULL;
 
 CREATE TABLE feeds (
     id             INTEGER PRIMARY KEY,

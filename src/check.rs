@@ -26,7 +26,7 @@ use crate::model::{
 };
 use crate::polite::Politeness;
 use crate::scheduler::{self, Cadence, DueInput, Next, SchedulePolicy};
-use crate::store::{Capture, CheckRecord, CheckTarget, Store};
+use crate::store::{Capture, CheckRecord, CheckTarget, ChunkIndex, PackedBody, Store};
 
 /// How many outcomes the writer commits in one transaction at most.
 const MAX_BATCH: usize = 64;
@@ -174,7 +174,7 @@ impl Checker {
                         let shutdown = shutdown.clone();
                         async move {
                             tokio::select! {
-                                p = self.probe(target) => Some(p),
+                                p = self.probe(target, db_path) => Some(p),
                                 _ = shutdown.cancelled() => None,
                             }
                         }
@@ -210,7 +210,7 @@ impl Checker {
     }
 
     /// Fetches one target politely and reduces the response to an observation.
-    async fn probe(&self, target: CheckTarget) -> Probe {
+    async fn probe(&self, target: CheckTarget, db_path: &Path) -> Probe {
         let mut probe = Probe {
             watch_id: target.id,
             url: target.url.clone(),
@@ -248,7 +248,15 @@ impl Checker {
             return probe;
         }
         probe.at = now_rfc3339();
-        fetch_and_read(fetcher, &self.extract_slots, &target, &url, &mut probe).await;
+        fetch_and_read(
+            fetcher,
+            &self.extract_slots,
+            db_path,
+            &target,
+            &url,
+            &mut probe,
+        )
+        .await;
         if let Some(wait) = probe.retry_after {
             self.polite.pause(&url, wait);
         }
@@ -261,6 +269,7 @@ impl Checker {
 async fn fetch_and_read(
     fetcher: &Fetcher,
     extract_slots: &tokio::sync::Semaphore,
+    db_path: &Path,
     target: &CheckTarget,
     original: &Url,
     probe: &mut Probe,
@@ -314,8 +323,15 @@ async fn fetch_and_read(
     let content_type = response.content_type.clone();
     let final_url = response.final_url.clone();
     let _slot = extract_slots.acquire().await;
+    let db_path = db_path.to_owned();
     let analysed = tokio::task::spawn_blocking(move || {
-        analyse(body, body_hash, content_type.as_deref(), final_url)
+        analyse(
+            body,
+            body_hash,
+            content_type.as_deref(),
+            final_url,
+            &db_path,
+        )
     })
     .await;
     match analysed {
@@ -349,12 +365,15 @@ enum Analysis {
     Empty,
 }
 
-/// Decodes, extracts and fingerprints a page. CPU-bound: runs on a blocking thread.
+/// Decodes, extracts and fingerprints a page, and packs it for storage (chunks not stored yet
+/// are compressed here, in parallel, rather than on the one writer thread). CPU-bound: runs on
+/// a blocking thread.
 fn analyse(
     body: Vec<u8>,
     body_hash: BodyHash,
     content_type: Option<&str>,
     final_url: String,
+    db_path: &Path,
 ) -> Analysis {
     let html = extract::decode(&body, content_type);
     let article = extract::extract(&html, &final_url);
@@ -365,6 +384,10 @@ fn analyse(
         return Analysis::Empty;
     }
     let fp = Fingerprint::of(&article);
+    let packed = with_chunk_index(db_path, |index| {
+        PackedBody::pack(&body, |k| index.is_some_and(|i| i.contains(k))).ok()
+    });
+    let text_zstd = crate::store::compress_text(&fp.canonical_text).ok();
     Analysis::Article(Box::new(Capture {
         raw: body,
         body_hash,
@@ -377,7 +400,27 @@ fn analyse(
         canonical_text: fp.canonical_text,
         content_hash: fp.content_hash,
         loose_hash: fp.loose_hash,
+        packed,
+        text_zstd,
     }))
+}
+
+thread_local! {
+    /// Each blocking thread keeps one read-only connection for chunk look-ups.
+    static CHUNK_INDEX: std::cell::RefCell<Option<(PathBuf, ChunkIndex)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn with_chunk_index<T>(db_path: &Path, f: impl FnOnce(Option<&ChunkIndex>) -> T) -> T {
+    CHUNK_INDEX.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(p, _)| p != db_path) {
+            *slot = ChunkIndex::open(db_path)
+                .ok()
+                .map(|i| (db_path.to_owned(), i));
+        }
+        f(slot.as_ref().map(|(_, i)| i))
+    })
 }
 
 /// The writer thread: owns the write connection, classifies each probe against the archive and

@@ -177,6 +177,10 @@ pub struct Capture {
     pub canonical_text: String,
     pub content_hash: ContentHash,
     pub loose_hash: Sha256Hash,
+    /// The body cut and compressed ahead of the writer, when it was.
+    pub packed: Option<PackedBody>,
+    /// The canonical text compressed ahead of the writer, when it was.
+    pub text_zstd: Option<Vec<u8>>,
 }
 
 /// Everything one check produced, for [`Batch::record`].
@@ -782,9 +786,14 @@ impl Batch<'_> {
                 StoreError::Corrupt("a new version was decided without a capture".into())
             })?;
             let seq = previous.map_or(1, |(s, _)| s + 1);
-            insert_blob(tx, &capture.body_hash, &capture.raw)?;
-            let text = zstd::encode_all(capture.canonical_text.as_bytes(), ZSTD_LEVEL)
-                .map_err(|e| StoreError::Corrupt(format!("cannot compress text: {e}")))?;
+            match &capture.packed {
+                Some(packed) => insert_packed(tx, &capture.body_hash, &capture.raw, packed)?,
+                None => insert_blob(tx, &capture.body_hash, &capture.raw)?,
+            }
+            let text = match &capture.text_zstd {
+                Some(t) => t.clone(),
+                None => compress_text(&capture.canonical_text)?,
+            };
             tx.execute(
                 "INSERT INTO versions (watch_id, seq, captured_at, content_hash, loose_hash,
                     body_hash, http_status, final_url, title, byline, published, modified,
@@ -923,9 +932,99 @@ const CHUNK_MIN: u32 = 4 * 1024;
 const CHUNK_AVG: u32 = 16 * 1024;
 const CHUNK_MAX: u32 = 64 * 1024;
 
+/// A raw body cut into chunks and compressed, ready for [`Batch::record`]; prepared off the
+/// writer thread so that the one writer only inserts rows.
+#[derive(Debug, Clone)]
+pub struct PackedBody {
+    chunks: Vec<PackedChunk>,
+}
+
+#[derive(Debug, Clone)]
+struct PackedChunk {
+    digest: Sha256Hash,
+    offset: usize,
+    len: usize,
+    /// zstd-compressed bytes; `None` when the chunk was already stored when packed.
+    data: Option<Vec<u8>>,
+}
+
+impl PackedBody {
+    /// Cuts `raw` into content-defined chunks and compresses those `known` does not report as
+    /// stored already.
+    pub fn pack(raw: &[u8], mut known: impl FnMut(&str) -> bool) -> Result<Self> {
+        let mut chunks = Vec::new();
+        for c in fastcdc::v2020::FastCDC::new(raw, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX) {
+            let bytes = &raw[c.offset..c.offset + c.length];
+            let digest = Sha256Hash::of(bytes);
+            let data = if known(&digest.to_hex()) {
+                None
+            } else {
+                Some(compress(bytes)?)
+            };
+            chunks.push(PackedChunk {
+                digest,
+                offset: c.offset,
+                len: c.length,
+                data,
+            });
+        }
+        Ok(Self { chunks })
+    }
+}
+
+fn compress(bytes: &[u8]) -> Result<Vec<u8>> {
+    zstd::bulk::compress(bytes, ZSTD_LEVEL)
+        .map_err(|e| StoreError::Corrupt(format!("cannot compress: {e}")))
+}
+
+/// Compresses a version's canonical text for storage.
+pub fn compress_text(text: &str) -> Result<Vec<u8>> {
+    compress(text.as_bytes())
+}
+
+/// A read-only look at which chunks are stored, for packing bodies off the writer thread.
+pub struct ChunkIndex {
+    conn: Connection,
+}
+
+impl ChunkIndex {
+    pub fn open(db_path: &Path) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            db_path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
+            path: db_path.display().to_string(),
+            source,
+        })?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        Ok(Self { conn })
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM chunks WHERE hash = ?1)")
+            .and_then(|mut s| s.query_row([key], |r| r.get(0)))
+            .unwrap_or(false)
+    }
+}
+
 /// Stores a raw body once: cut into content-defined chunks (FastCDC), each distinct chunk
 /// stored once, zstd-compressed; the blob row lists the chunks' digests in order.
-fn insert_blob(tx: &Transaction<'_>, hash: &BodyHash, raw: &[u8]) -> Result<()> {
+pub(crate) fn insert_blob(tx: &Transaction<'_>, hash: &BodyHash, raw: &[u8]) -> Result<()> {
+    let mut has = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM chunks WHERE hash = ?1)")?;
+    let packed = PackedBody::pack(raw, |k| has.query_row([k], |r| r.get(0)).unwrap_or(false))?;
+    insert_packed(tx, hash, raw, &packed)
+}
+
+/// Writes a packed body: the chunks not stored yet, then the blob row. A chunk that was packed
+/// as "already stored" but is not (its transaction rolled back meanwhile) is compressed here.
+fn insert_packed(
+    tx: &Transaction<'_>,
+    hash: &BodyHash,
+    raw: &[u8],
+    packed: &PackedBody,
+) -> Result<()> {
     let exists: bool = tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = ?1)",
         [hash.to_hex()],
@@ -934,20 +1033,26 @@ fn insert_blob(tx: &Transaction<'_>, hash: &BodyHash, raw: &[u8]) -> Result<()> 
     if exists {
         return Ok(());
     }
-    let mut manifest = Vec::with_capacity(raw.len() / CHUNK_AVG as usize * 32 + 32);
+    let mut manifest = Vec::with_capacity(packed.chunks.len() * 32);
     let mut has_chunk =
         tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM chunks WHERE hash = ?1)")?;
     let mut add_chunk =
-        tx.prepare_cached("INSERT INTO chunks (hash, size, data) VALUES (?1, ?2, ?3)")?;
-    for chunk in fastcdc::v2020::FastCDC::new(raw, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX) {
-        let bytes = &raw[chunk.offset..chunk.offset + chunk.length];
-        let digest = Sha256Hash::of(bytes);
-        manifest.extend_from_slice(&digest.0);
-        let key = digest.to_hex();
-        if !has_chunk.query_row([&key], |r| r.get::<_, bool>(0))? {
-            let data = zstd::encode_all(bytes, ZSTD_LEVEL)
-                .map_err(|e| StoreError::Corrupt(format!("cannot compress body: {e}")))?;
-            add_chunk.execute(params![key, bytes.len() as i64, data])?;
+        tx.prepare_cached("INSERT OR IGNORE INTO chunks (hash, size, data) VALUES (?1, ?2, ?3)")?;
+    for c in &packed.chunks {
+        manifest.extend_from_slice(&c.digest.0);
+        let key = c.digest.to_hex();
+        match &c.data {
+            Some(data) => {
+                add_chunk.execute(params![key, c.len as i64, data])?;
+            }
+            None => {
+                if !has_chunk.query_row([&key], |r| r.get::<_, bool>(0))? {
+                    let bytes = raw.get(c.offset..c.offset + c.len).ok_or_else(|| {
+                        StoreError::Corrupt("a packed chunk lies outside its body".into())
+                    })?;
+                    add_chunk.execute(params![key, c.len as i64, compress(bytes)?])?;
+                }
+            }
         }
     }
     tx.execute(
