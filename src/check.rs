@@ -87,6 +87,8 @@ pub struct Checker {
     schedule: SchedulePolicy,
     concurrency: usize,
     robots: bool,
+    /// The alert sinks whose outbox rows are written with each event.
+    alert_routes: Vec<crate::notify::AlertRoute>,
 }
 
 impl Checker {
@@ -111,6 +113,7 @@ impl Checker {
             schedule: config.schedule.policy(),
             concurrency: config.fetch.concurrency,
             robots: config.politeness.robots,
+            alert_routes: crate::notify::routes(&config.alerts),
         })
     }
 
@@ -155,6 +158,7 @@ impl Checker {
             db_path.to_owned(),
             self.policy,
             self.schedule.clone(),
+            self.alert_routes.clone(),
             probe_rx,
             report_tx,
         )?;
@@ -378,10 +382,12 @@ fn spawn_writer(
     db_path: PathBuf,
     policy: Policy,
     schedule: SchedulePolicy,
+    alert_routes: Vec<crate::notify::AlertRoute>,
     mut probes: mpsc::Receiver<Probe>,
     reports: mpsc::UnboundedSender<CheckReport>,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
     let mut store = Store::open(&db_path)?;
+    store.set_alert_routes(alert_routes);
     Ok(tokio::task::spawn_blocking(move || {
         while let Some(first) = probes.blocking_recv() {
             let mut batch = vec![first];

@@ -20,6 +20,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     tracing::info!(db = %db_path.display(), interval_secs = interval.as_secs(), "stet daemon started");
+    let notifier = crate::notify::spawn(config.clone(), db_path.to_owned(), shutdown.clone());
     while !shutdown.is_cancelled() {
         let targets = {
             let store = Store::open(db_path)?;
@@ -39,6 +40,9 @@ pub async fn run(
             _ = tokio::time::sleep(interval) => {}
         }
     }
+    // An alert delivery in flight is abandoned; its row stays pending for the next start.
+    shutdown.cancel();
+    let _ = notifier.await;
     tracing::info!("stet daemon stopped");
     Ok(())
 }

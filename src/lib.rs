@@ -13,6 +13,7 @@
 //! - [`polite`]: per-host limits, delays, robots.txt and Retry-After pauses.
 //! - [`check`]: one pass: fetch, extract, classify, record, concurrently and politely.
 //! - [`scheduler`]: when each watch is next due (cron, jitter, backoff, age). Pure.
+//! - [`notify`]: alerts: delivering the durable outbox to webhooks, chat, e-mail and programs.
 //! - [`daemon`]: the long-running service loop and its shutdown.
 //! - [`cli`]: the command line, one module per verb.
 
@@ -26,6 +27,7 @@ pub mod extract;
 pub mod fetch;
 pub mod fingerprint;
 pub mod model;
+pub mod notify;
 pub mod polite;
 pub mod scheduler;
 pub mod store;

@@ -17,11 +17,14 @@ use crate::fetch::Validators;
 use crate::model::{
     BodyHash, CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchId, WatchStatus,
 };
+use crate::notify::AlertRoute;
 
 /// The schema, one plain SQL file per step, applied in order.
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_archive.sql"),
     include_str!("../migrations/0004_schedule_feeds.sql"),
+    // After 0004: archives created before alerts existed have already applied 0004 as step 2.
+    include_str!("../migrations/0003_outbox.sql"),
 ];
 
 /// zstd level for raw bodies and texts: level 3 compresses news pages about 5.5 to 1 at
@@ -53,8 +56,13 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+mod outbox;
+pub use outbox::{AlertCount, DueAlert, OutboxRow};
+
 pub struct Store {
     conn: Connection,
+    /// The alert sinks whose outbox rows [`Batch::record`] writes with each event.
+    alert_routes: Vec<AlertRoute>,
 }
 
 /// A watch as the list shows it.
@@ -220,7 +228,16 @@ impl Store {
                 path: display.clone(),
                 source,
             })?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            alert_routes: Vec::new(),
+        })
+    }
+
+    /// Sets the alert sinks: every event recorded from now on queues one outbox row per sink
+    /// that wants it, in the event's own transaction.
+    pub fn set_alert_routes(&mut self, routes: Vec<AlertRoute>) {
+        self.alert_routes = routes;
     }
 
     /// The number of migrations applied to this database.
@@ -559,6 +576,7 @@ impl Store {
     pub fn batch(&mut self) -> Result<Batch<'_>> {
         Ok(Batch {
             tx: self.conn.transaction()?,
+            alert_routes: &self.alert_routes,
         })
     }
 
@@ -650,6 +668,7 @@ impl Store {
 /// One open transaction of check outcomes. Dropped without [`Batch::commit`], it rolls back.
 pub struct Batch<'a> {
     tx: Transaction<'a>,
+    alert_routes: &'a [AlertRoute],
 }
 
 impl Batch<'_> {
@@ -777,6 +796,7 @@ impl Batch<'_> {
                     d.detail,
                 ],
             )?;
+            outbox::enqueue(tx, self.alert_routes, tx.last_insert_rowid(), rec.at)?;
         }
         let folded = d.kind == CheckKind::Unchanged
             && tx.execute(
