@@ -21,6 +21,10 @@ pub struct CheckArgs {
     /// Print unchanged articles too (they are only counted by default).
     #[arg(long)]
     pub all: bool,
+    /// Leave queued alerts for the daemon or `stet alerts deliver` instead of sending them at
+    /// the end of the pass.
+    #[arg(long)]
+    pub no_alerts: bool,
 }
 
 pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
@@ -85,6 +89,20 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
+    let alerts = if args.no_alerts {
+        None
+    } else {
+        // Alerts never fail a pass: what cannot be sent now stays queued.
+        match crate::notify::deliver_round(&ctx.config, &ctx.db_path, &CancellationToken::new())
+            .await
+        {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "alerts were not delivered; they stay queued");
+                None
+            }
+        }
+    };
     if !json {
         let mut counts: Vec<_> = summary.by_kind.iter().collect();
         counts.sort();
@@ -105,6 +123,9 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
                 )
             )
         );
+        if let Some(s) = alerts.as_ref().filter(|s| !s.is_empty()) {
+            say!("{}", super::alerts::describe(s));
+        }
     }
     Ok(exit::OK)
 }

@@ -3,6 +3,7 @@
 //! Owns what the user types and sees; each verb lives in its own module and calls the library.
 //! Raw flags are parsed by clap, then turned into validated values here.
 
+mod alerts;
 mod check;
 mod config_cmd;
 mod demo;
@@ -134,6 +135,9 @@ pub enum Command {
     /// Print the commented example configuration, or check a configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Show, retry or deliver alerts queued for the configured [[alert]] sinks.
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -216,6 +220,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::History(args) => history::run(&ctx, &args),
         Command::Diff(args) => diff::run(&ctx, &args),
         Command::Show(args) => show::run(&ctx, &args),
+        Command::Alerts(cmd) => alerts::run(&ctx, &cmd).await,
         Command::Demo(_) | Command::Config(_) | Command::Extract(_) => {
             unreachable!("handled above")
         }
