@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use tokio_util::sync::CancellationToken;
 
-use super::output::{self, BOLD, DIM, GREEN, RED, YELLOW, paint};
+use super::output::{self, BOLD, DIM, RED, YELLOW, paint};
 use super::{Context, ExitError, exit};
 use crate::config::SinkKind;
 use crate::model::now_rfc3339;
@@ -176,11 +176,6 @@ fn list(ctx: &Context, status: Option<&str>, limit: usize) -> anyhow::Result<u8>
                 (None, Some(t)) => format!("v{t}"),
                 _ => "-".into(),
             };
-            let state = match r.status.as_str() {
-                "sent" => paint(GREEN, "sent"),
-                "failed" => paint(RED, "failed"),
-                other => other.to_string(),
-            };
             let note = match r.status.as_str() {
                 "sent" => r.sent_at.clone().unwrap_or_default(),
                 "pending" => match (&r.last_error, &r.next_attempt_at) {
@@ -190,10 +185,16 @@ fn list(ctx: &Context, status: Option<&str>, limit: usize) -> anyhow::Result<u8>
                 },
                 _ => r.last_error.clone().unwrap_or_default(),
             };
+            // The whole error is in `--json` and on the sink's line above.
+            let note = if note.chars().count() > 100 {
+                format!("{}\u{2026}", note.chars().take(99).collect::<String>())
+            } else {
+                note
+            };
             vec![
                 r.id.to_string(),
                 r.sink.clone(),
-                state,
+                r.status.clone(),
                 r.event.to_string(),
                 versions,
                 r.url.clone(),

@@ -585,3 +585,117 @@ fn an_alert_committed_before_a_sigkill_is_delivered_after_restart() {
     assert_eq!(body["url"], url);
     assert_eq!(body["versions"]["to"], 2);
 }
+
+#[test]
+fn rate_limits_and_digests_hold_alerts_back_without_dropping_them() {
+    let receiver = Receiver::start(0);
+    let site = Site::start();
+    let sinks = format!(
+        "[[alert]]\nname = \"limited\"\nkind = \"webhook\"\nurl = \"{0}\"\nmax_per_hour = 1\n\n\
+         [[alert]]\nname = \"daily\"\nkind = \"webhook\"\nurl = \"{0}\"\ndigest_secs = 86400\n",
+        receiver.url()
+    );
+    let stet = Stet::new("", &sinks);
+    let paths = ["/news/a", "/news/b", "/news/c"];
+    let urls: Vec<String> = paths.iter().map(|p| site.url(p)).collect();
+    for p in paths {
+        site.set(p, Route::html(page("40,000")));
+    }
+    stet.watch(&urls);
+    stet.check(&[]);
+    for p in paths {
+        site.set(p, Route::html(page("25,000")));
+    }
+    let reports = stet.ok(&["check", "--no-alerts", "--json"]);
+    assert_eq!(reports.lines().count(), 3, "{reports}");
+    assert!(
+        receiver.received().is_empty(),
+        "--no-alerts leaves them queued"
+    );
+    assert_eq!(statuses(&alerts_list(&stet)), ["pending"; 6]);
+
+    let round: Value = serde_json::from_str(&stet.ok(&["alerts", "deliver", "--json"])).unwrap();
+    assert_eq!(round["sent"], 4, "{round}");
+    assert_eq!(round["deferred"], 2, "{round}");
+    let bodies: Vec<Value> = receiver.accepted().iter().map(Received::json).collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    let single = bodies.iter().find(|b| b["sink"] == "limited").unwrap();
+    assert_eq!(single["schema"], "stet.alert.v1");
+    let digest = bodies.iter().find(|b| b["sink"] == "daily").unwrap();
+    assert_eq!(digest["schema"], "stet.digest.v1");
+    let mut in_digest: Vec<&str> = digest["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["url"].as_str().unwrap())
+        .collect();
+    in_digest.sort();
+    assert_eq!(
+        in_digest,
+        urls.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+
+    // Within the hour and the digest interval, a new edit waits too.
+    site.set("/news/a", Route::html(page("30,000")));
+    stet.check(&[&urls[0]]);
+    stet.ok(&["alerts", "deliver"]);
+    assert_eq!(receiver.accepted().len(), 2);
+    let list = alerts_list(&stet);
+    let count = |sink: &str, status: &str| {
+        list["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["sink"] == sink && a["status"] == status)
+            .count()
+    };
+    assert_eq!(
+        (count("limited", "sent"), count("limited", "pending")),
+        (1, 3)
+    );
+    assert_eq!((count("daily", "sent"), count("daily", "pending")), (3, 1));
+}
+
+#[test]
+fn the_daemon_reports_an_unreachable_smtp_server_at_startup() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let stet = Stet::new("", &email_sink(port));
+    let mut daemon = stet
+        .command()
+        .args(["run", "--interval", "3600"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start stet run");
+    let stderr = daemon.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let found = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("alert sink unusable") => break Some(line),
+            Ok(line) => seen.push(line),
+            Err(_) => break None,
+        }
+    };
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    let line =
+        found.unwrap_or_else(|| panic!("no startup report; the log was:\n{}", seen.join("\n")));
+    assert!(
+        line.contains("mail") && line.contains("smtp 127.0.0.1"),
+        "{line}"
+    );
+}
