@@ -416,6 +416,10 @@ pub struct AlertEntry {
     /// Empty: every article.
     #[serde(default)]
     pub match_urls: Vec<String>,
+    /// Only articles that came from one of these feeds (their URLs, as in `[[feed]]`).
+    /// Empty: articles from anywhere.
+    #[serde(default)]
+    pub match_feeds: Vec<String>,
     /// HTTP sinks: where to post.
     #[serde(default)]
     pub url: Option<String>,

@@ -63,6 +63,8 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
     });
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
+    // Ctrl-C during the pass also means: no alert delivery afterwards.
+    let interrupted = shutdown.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             on_signal.cancel();
@@ -89,13 +91,11 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
-    let alerts = if args.no_alerts {
+    let alerts = if args.no_alerts || interrupted.is_cancelled() {
         None
     } else {
         // Alerts never fail a pass: what cannot be sent now stays queued.
-        match crate::notify::deliver_round(&ctx.config, &ctx.db_path, &CancellationToken::new())
-            .await
-        {
+        match crate::notify::deliver_round(&ctx.config, &ctx.db_path, &interrupted).await {
             Ok(s) => Some(s),
             Err(e) => {
                 tracing::error!(error = %e, "alerts were not delivered; they stay queued");

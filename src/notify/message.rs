@@ -47,6 +47,9 @@ pub struct Versions {
     pub from: Option<VersionSeq>,
     /// The version after the change (the last stored one for a deletion).
     pub to: Option<VersionSeq>,
+    /// When each was captured (RFC 3339, UTC).
+    pub from_captured_at: Option<String>,
+    pub to_captured_at: Option<String>,
 }
 
 /// The changed sentences, with the changed words marked.
@@ -79,6 +82,8 @@ pub struct AlertSource<'a> {
     pub title: &'a str,
     pub from: Option<VersionSeq>,
     pub to: Option<VersionSeq>,
+    /// When `from` and `to` were captured.
+    pub captured_at: (Option<&'a str>, Option<&'a str>),
     pub significance: Option<Significance>,
     pub reverted_to: Option<VersionSeq>,
     pub detail: Option<&'a str>,
@@ -104,6 +109,8 @@ impl Alert {
             versions: Versions {
                 from: src.from,
                 to: src.to,
+                from_captured_at: src.captured_at.0.map(str::to_string),
+                to_captured_at: src.captured_at.1.map(str::to_string),
             },
             significance: src.significance,
             reverted_to: src.reverted_to,
@@ -481,6 +488,10 @@ mod tests {
             title: "Bridge to close",
             from: Some(VersionSeq(1)),
             to: Some(VersionSeq(2)),
+            captured_at: (
+                Some("2026-11-26T09:00:00.000Z"),
+                Some("2026-11-27T10:00:00.000Z"),
+            ),
             significance: Some(Significance::Substantive),
             reverted_to: None,
             detail: None,
@@ -566,6 +577,10 @@ mod tests {
         assert_eq!(json["event"], "edited");
         assert_eq!(json["versions"]["from"], 1);
         assert_eq!(json["versions"]["to"], 2);
+        assert_eq!(
+            json["versions"]["from_captured_at"],
+            "2026-11-26T09:00:00.000Z"
+        );
         assert_eq!(json["significance"], "substantive");
         assert_eq!(json["excerpt"]["lines"][1]["tag"], "insert");
     }

@@ -243,9 +243,17 @@ fn plan(store: &mut Store, sinks: &[AlertEntry]) -> crate::store::Result<(Vec<Jo
 /// The message of one queued alert, from the archive: title, versions, and the excerpt of
 /// what changed between the two texts.
 fn build_alert(store: &Store, row: &DueAlert) -> crate::store::Result<Alert> {
-    let title = store
-        .version_title(row.watch_id, row.version)?
+    let metas = store.versions(row.watch_id)?;
+    let meta =
+        |seq: Option<crate::model::VersionSeq>| seq.and_then(|s| metas.iter().find(|m| m.seq == s));
+    let title = meta(row.version)
+        .or(metas.last())
+        .map(|m| m.title.clone())
         .unwrap_or_default();
+    let captured_at = (
+        meta(row.from_version).map(|m| m.captured_at.as_str()),
+        meta(row.version).map(|m| m.captured_at.as_str()),
+    );
     let texts = match (row.from_version, row.version) {
         (Some(from), Some(to)) => {
             let old = store.version(row.watch_id, Some(from))?;
@@ -262,6 +270,7 @@ fn build_alert(store: &Store, row: &DueAlert) -> crate::store::Result<Alert> {
         title: &title,
         from: row.from_version,
         to: row.version,
+        captured_at,
         significance: row.significance,
         reverted_to: row.reverted_to,
         detail: row.detail.as_deref(),

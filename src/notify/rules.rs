@@ -15,6 +15,7 @@ pub struct AlertRoute {
     pub on: Vec<CheckKind>,
     pub min_significance: Significance,
     pub match_urls: Vec<String>,
+    pub match_feeds: Vec<String>,
 }
 
 impl AlertRoute {
@@ -24,12 +25,19 @@ impl AlertRoute {
             on: entry.on.clone(),
             min_significance: entry.min_significance,
             match_urls: entry.match_urls.clone(),
+            match_feeds: entry.match_feeds.clone(),
         }
     }
 
-    /// Whether this sink wants an event of `kind` about `url`. A minor edit is skipped by a
-    /// sink that asks for substantive ones only.
-    pub fn wants(&self, kind: CheckKind, significance: Option<Significance>, url: &str) -> bool {
+    /// Whether this sink wants an event of `kind` about `url` (found through `feed`, if any). A
+    /// minor edit is skipped by a sink that asks for substantive ones only.
+    pub fn wants(
+        &self,
+        kind: CheckKind,
+        significance: Option<Significance>,
+        url: &str,
+        feed: Option<&str>,
+    ) -> bool {
         if !self.on.contains(&kind) {
             return false;
         }
@@ -38,7 +46,11 @@ impl AlertRoute {
         {
             return false;
         }
-        self.match_urls.is_empty() || self.match_urls.iter().any(|m| url.contains(m.as_str()))
+        let url_ok =
+            self.match_urls.is_empty() || self.match_urls.iter().any(|m| url.contains(m.as_str()));
+        let feed_ok = self.match_feeds.is_empty()
+            || feed.is_some_and(|f| self.match_feeds.iter().any(|m| m == f));
+        url_ok && feed_ok
     }
 }
 
@@ -180,10 +192,10 @@ mod tests {
             "name = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/h\"",
         ));
         let u = "https://news.example/a/b";
-        assert!(route.wants(CheckKind::Edited, Some(Significance::Minor), u));
-        assert!(route.wants(CheckKind::Deleted, None, u));
-        assert!(route.wants(CheckKind::Restored, None, u));
-        assert!(!route.wants(CheckKind::Captured, None, u));
+        assert!(route.wants(CheckKind::Edited, Some(Significance::Minor), u, None));
+        assert!(route.wants(CheckKind::Deleted, None, u, None));
+        assert!(route.wants(CheckKind::Restored, None, u, Some("https://f.example/rss")));
+        assert!(!route.wants(CheckKind::Captured, None, u, None));
     }
 
     #[test]
@@ -193,14 +205,31 @@ mod tests {
              min_significance = \"substantive\"\nmatch_urls = [\"news.example/politics/\"]",
         ));
         let politics = "https://news.example/politics/story";
-        assert!(!route.wants(CheckKind::Edited, Some(Significance::Minor), politics));
-        assert!(route.wants(CheckKind::Edited, Some(Significance::Substantive), politics));
-        assert!(route.wants(CheckKind::Deleted, None, politics));
+        let sub = Some(Significance::Substantive);
+        assert!(!route.wants(CheckKind::Edited, Some(Significance::Minor), politics, None));
+        assert!(route.wants(CheckKind::Edited, sub, politics, None));
+        assert!(route.wants(CheckKind::Deleted, None, politics, None));
         assert!(!route.wants(
             CheckKind::Edited,
-            Some(Significance::Substantive),
-            "https://news.example/sport/match"
+            sub,
+            "https://news.example/sport/match",
+            None
         ));
+    }
+
+    #[test]
+    fn feed_filter_wants_articles_from_those_feeds_only() {
+        let route = AlertRoute::from_entry(&entry(
+            "name = \"f\"\nkind = \"ntfy\"\nurl = \"https://ntfy.example/t\"\n\
+             match_feeds = [\"https://news.example/rss\"]",
+        ));
+        let (u, k) = ("https://news.example/a", CheckKind::Deleted);
+        assert!(route.wants(k, None, u, Some("https://news.example/rss")));
+        assert!(!route.wants(k, None, u, Some("https://other.example/rss")));
+        assert!(
+            !route.wants(k, None, u, None),
+            "added by hand, not from the feed"
+        );
     }
 
     #[test]

@@ -26,29 +26,27 @@ pub(super) fn enqueue(
     if routes.is_empty() {
         return Ok(());
     }
-    let (watch, url, kind, significance, from_seq, to_seq): (
-        i64,
-        String,
-        CheckKind,
-        Option<Significance>,
-        Option<i64>,
-        Option<i64>,
-    ) = tx.query_row(
-        "SELECT e.watch_id, w.url, e.kind, e.significance, e.from_seq, e.version_seq
-         FROM events e JOIN watches w ON w.id = e.watch_id WHERE e.id = ?1",
+    let (watch, url, kind, significance, from_seq, to_seq, feed) = tx.query_row(
+        "SELECT e.watch_id, w.url, e.kind, e.significance, e.from_seq, e.version_seq, f.url
+         FROM events e JOIN watches w ON w.id = e.watch_id LEFT JOIN feeds f ON f.id = w.feed_id
+         WHERE e.id = ?1",
         [event_id],
         |r| {
             Ok((
-                r.get(0)?,
-                r.get(1)?,
-                parse_col(r, 2)?,
-                parse_opt_col(r, 3)?,
-                r.get(4)?,
-                r.get(5)?,
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                parse_col::<CheckKind>(r, 2)?,
+                parse_opt_col::<Significance>(r, 3)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+                r.get::<_, Option<String>>(6)?,
             ))
         },
     )?;
-    for route in routes.iter().filter(|r| r.wants(kind, significance, &url)) {
+    for route in routes
+        .iter()
+        .filter(|r| r.wants(kind, significance, &url, feed.as_deref()))
+    {
         let key = idempotency_key(&url, kind, at, to_seq.map(VersionSeq), &route.sink);
         let repeat = match (from_seq, to_seq) {
             (Some(from), Some(to)) => already_alerted(tx, &route.sink, watch, event_id, from, to)?,
@@ -315,18 +313,5 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// The title of a watch's version (the latest when `seq` is `None`), for messages.
-    pub fn version_title(&self, watch: WatchId, seq: Option<VersionSeq>) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT title FROM versions WHERE watch_id = ?1 AND (?2 IS NULL OR seq = ?2)
-                 ORDER BY seq DESC LIMIT 1",
-                params![watch.0, seq.map(|s| s.0)],
-                |r| r.get(0),
-            )
-            .optional()?)
     }
 }

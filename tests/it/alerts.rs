@@ -248,6 +248,13 @@ fn a_webhook_that_fails_three_times_gets_every_alert_exactly_once_and_signed() {
     assert_eq!(bridge["title"], BRIDGE);
     assert_eq!(bridge["versions"]["from"], 1);
     assert_eq!(bridge["versions"]["to"], 2);
+    let captured = |seq: i64| {
+        let versions: Value =
+            serde_json::from_str(&stet.ok(&["history", &urls[0], "--json"])).unwrap();
+        versions["versions"][seq as usize - 1]["captured_at"].clone()
+    };
+    assert_eq!(bridge["versions"]["from_captured_at"], captured(1));
+    assert_eq!(bridge["versions"]["to_captured_at"], captured(2));
     assert_eq!(bridge["significance"], "substantive");
     let marked: Vec<&str> = bridge["excerpt"]["lines"]
         .as_array()
@@ -698,4 +705,62 @@ fn the_daemon_reports_an_unreachable_smtp_server_at_startup() {
         line.contains("mail") && line.contains("smtp 127.0.0.1"),
         "{line}"
     );
+}
+
+#[test]
+fn chat_and_ntfy_sinks_get_their_own_payloads() {
+    let receiver = Receiver::start(0);
+    let site = Site::start();
+    let sinks: String = ["slack", "discord", "mattermost", "ntfy"]
+        .iter()
+        .map(|k| {
+            format!(
+                "[[alert]]\nname = \"{k}\"\nkind = \"{k}\"\nurl = \"{}\"\n\n",
+                receiver.url()
+            )
+        })
+        .collect();
+    let stet = Stet::new("", &sinks);
+    let url = site.url("/news/bridge");
+    site.set("/news/bridge", Route::html(page("40,000")));
+    stet.check_one(&url);
+    site.set("/news/bridge", Route::html(page("25,000")));
+    stet.check_one(&url);
+    let got = receiver.accepted();
+    assert_eq!(got.len(), 4, "{got:?}");
+    let texts: Vec<String> = got
+        .iter()
+        .map(|r| String::from_utf8(r.body.clone()).unwrap())
+        .collect();
+    let json_texts: Vec<Value> = texts
+        .iter()
+        .filter_map(|t| serde_json::from_str(t).ok())
+        .collect();
+    // Slack and Mattermost: {"text"} with <url|title> links; Discord: {"content"} in Markdown.
+    let slack: Vec<&str> = json_texts
+        .iter()
+        .filter_map(|j| j["text"].as_str())
+        .collect();
+    assert_eq!(slack.len(), 2);
+    for t in slack {
+        assert!(
+            t.contains(&format!("<{url}|")) && t.contains("{+25,000+}"),
+            "{t}"
+        );
+    }
+    let discord = json_texts
+        .iter()
+        .find_map(|j| j["content"].as_str())
+        .unwrap();
+    assert!(discord.contains(&format!("]({url})")), "{discord}");
+    // ntfy: a plain-text body, the subject as Title and the article as Click.
+    let ntfy = got
+        .iter()
+        .find(|r| r.headers.contains_key("click"))
+        .expect("the ntfy post");
+    assert_eq!(ntfy.headers["click"], url);
+    assert!(ntfy.headers["title"].contains(BRIDGE), "{:?}", ntfy.headers);
+    assert_eq!(ntfy.headers["tags"], "pencil2");
+    let body = String::from_utf8(ntfy.body.clone()).unwrap();
+    assert!(body.contains("About [-40,000-] vehicles"), "{body}");
 }
