@@ -338,6 +338,7 @@ fn an_article_flip_flopping_between_two_texts_is_alerted_once_per_change() {
 }
 
 /// A real SMTP server (aiosmtpd) on 127.0.0.1 that saves each message, decoded, as JSON.
+/// Clients log in as "stet" with "mail-secret".
 struct SmtpServer {
     child: Child,
     port: u16,
@@ -351,6 +352,7 @@ impl SmtpServer {
         let mut child = Command::new("python3")
             .arg(&script)
             .arg(dir.path())
+            .args(["stet", "mail-secret"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -394,11 +396,12 @@ impl Drop for SmtpServer {
     }
 }
 
-fn email_sink(port: u16) -> String {
+fn email_sink(name: &str, port: u16, password: &str) -> String {
     format!(
-        "[[alert]]\nname = \"mail\"\nkind = \"email\"\nsmtp_host = \"127.0.0.1\"\n\
-         smtp_port = {port}\nsmtp_tls = \"none\"\nfrom = \"stet <stet@archive.test>\"\n\
-         to = [\"desk@newsroom.test\"]\nbackoff_secs = 0\n"
+        "[[alert]]\nname = \"{name}\"\nkind = \"email\"\nsmtp_host = \"127.0.0.1\"\n\
+         smtp_port = {port}\nsmtp_tls = \"none\"\nusername = \"stet\"\n\
+         password = \"{password}\"\nfrom = \"stet <stet@archive.test>\"\n\
+         to = [\"desk@newsroom.test\"]\nbackoff_secs = 0\n\n"
     )
 }
 
@@ -406,18 +409,21 @@ fn email_sink(port: u16) -> String {
 fn an_smtp_server_receives_a_mail_naming_the_article_and_the_change() {
     let smtp = SmtpServer::start();
     let site = Site::start();
-    let stet = Stet::new("", &email_sink(smtp.port));
+    let sinks = email_sink("mail", smtp.port, "mail-secret")
+        + &email_sink("wrong-password", smtp.port, "guess");
+    let stet = Stet::new("", &sinks);
     let url = site.url("/news/bridge");
     site.set("/news/bridge", Route::html(page("40,000")));
     stet.check_one(&url);
     site.set("/news/bridge", Route::html(page("25,000")));
     let out = stet.ok(&["check", &url]);
-    assert!(out.contains("alerts: 1 sent"), "{out}");
+    assert!(out.contains("alerts: 1 sent, 1 to retry"), "{out}");
     // The server writes the message once it has accepted it.
     wait_until(10, "the mail", || !smtp.messages().is_empty());
     let mails = smtp.messages();
     assert_eq!(mails.len(), 1, "{mails:?}");
     let mail = &mails[0];
+    assert_eq!(mail["login"], "stet");
     assert_eq!(mail["rcpt_tos"], serde_json::json!(["desk@newsroom.test"]));
     let subject = mail["subject"].as_str().unwrap();
     assert!(subject.contains("Edited (substantive)"), "{subject}");
@@ -435,7 +441,19 @@ fn an_smtp_server_receives_a_mail_naming_the_article_and_the_change() {
     let html = mail["html"].as_str().unwrap();
     assert!(html.contains("<del>40,000</del>"), "{html}");
     assert!(html.contains("<ins>25,000</ins>"), "{html}");
-    assert_eq!(statuses(&alerts_list(&stet)), ["sent"]);
+    let list = alerts_list(&stet);
+    let sinks = list["sinks"].as_array().unwrap();
+    assert_eq!(
+        (sinks[0]["name"].as_str(), sinks[0]["sent"].as_i64()),
+        (Some("mail"), Some(1))
+    );
+    assert_eq!(sinks[1]["name"], "wrong-password");
+    assert_eq!(sinks[1]["pending"], 1);
+    let err = sinks[1]["last_error"].as_str().unwrap();
+    assert!(
+        err.contains("smtp 127.0.0.1") && err.contains("535"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -525,7 +543,7 @@ fn an_unreachable_smtp_server_never_blocks_checking_and_is_reported() {
         .unwrap()
         .port();
     let site = Site::start();
-    let stet = Stet::new("", &email_sink(port));
+    let stet = Stet::new("", &email_sink("mail", port, "x"));
     let url = site.url("/news/bridge");
     site.set("/news/bridge", Route::html(page("40,000")));
     stet.check_one(&url);
@@ -670,7 +688,7 @@ fn the_daemon_reports_an_unreachable_smtp_server_at_startup() {
         .local_addr()
         .unwrap()
         .port();
-    let stet = Stet::new("", &email_sink(port));
+    let stet = Stet::new("", &email_sink("mail", port, "x"));
     let mut daemon = stet
         .command()
         .args(["run", "--interval", "3600"])

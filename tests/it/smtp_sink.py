@@ -1,8 +1,10 @@
 """A real SMTP server on 127.0.0.1 for stet's e-mail alert test (aiosmtpd).
 
-Usage: python3 smtp_sink.py OUTDIR
+Usage: python3 smtp_sink.py OUTDIR USER PASSWORD
 Prints the port it listens on as its first line, then writes each message it receives to
-OUTDIR/<n>.json, decoded: subject, from, to, and the text and HTML parts. Runs until killed.
+OUTDIR/<n>.json, decoded: subject, from, to, and the text and HTML parts. Clients must log in
+(AUTH PLAIN or LOGIN) as USER with PASSWORD; TLS is not offered, so that the test needs no
+certificate. Runs until killed.
 """
 
 import email
@@ -14,6 +16,23 @@ import sys
 import time
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+class Authenticator:
+    def __init__(self, user, password):
+        self.user = user.encode()
+        self.password = password.encode()
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == self.user
+            and auth_data.password == self.password
+        )
+        if not ok:
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, auth_data=auth_data.login.decode())
 
 
 class Save:
@@ -26,6 +45,7 @@ class Save:
         text = msg.get_body(preferencelist=("plain",))
         html = msg.get_body(preferencelist=("html",))
         record = {
+            "login": session.auth_data,
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
             "subject": str(msg["subject"]),
@@ -50,9 +70,16 @@ def free_port():
 
 
 def main():
-    outdir = sys.argv[1]
+    outdir, user, password = sys.argv[1:4]
     port = free_port()
-    controller = Controller(Save(outdir), hostname="127.0.0.1", port=port)
+    controller = Controller(
+        Save(outdir),
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=Authenticator(user, password),
+        auth_required=True,
+        auth_require_tls=False,
+    )
     controller.start()
     print(port, flush=True)
     try:
