@@ -87,6 +87,9 @@ pub struct Checker {
     schedule: SchedulePolicy,
     concurrency: usize,
     robots: bool,
+    /// Extraction is CPU-bound: one page per core at a time keeps parsed documents (tens of
+    /// megabytes for a large page) from piling up in memory.
+    extract_slots: tokio::sync::Semaphore,
     /// The alert sinks whose outbox rows are written with each event.
     alert_routes: Vec<crate::notify::AlertRoute>,
 }
@@ -113,6 +116,9 @@ impl Checker {
             schedule: config.schedule.policy(),
             concurrency: config.fetch.concurrency,
             robots: config.politeness.robots,
+            extract_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
             alert_routes: crate::notify::routes(&config.alerts),
         })
     }
@@ -246,7 +252,7 @@ impl Checker {
             return probe;
         }
         probe.at = now_rfc3339();
-        fetch_and_read(fetcher, &target, &url, &mut probe).await;
+        fetch_and_read(fetcher, &self.extract_slots, &target, &url, &mut probe).await;
         if let Some(wait) = probe.retry_after {
             self.polite.pause(&url, wait);
         }
@@ -258,6 +264,7 @@ impl Checker {
 /// article was read).
 async fn fetch_and_read(
     fetcher: &Fetcher,
+    extract_slots: &tokio::sync::Semaphore,
     target: &CheckTarget,
     original: &Url,
     probe: &mut Probe,
@@ -310,6 +317,7 @@ async fn fetch_and_read(
     }
     let content_type = response.content_type.clone();
     let final_url = response.final_url.clone();
+    let _slot = extract_slots.acquire().await;
     let analysed = tokio::task::spawn_blocking(move || {
         analyse(body, body_hash, content_type.as_deref(), final_url)
     })

@@ -1,48 +1,256 @@
-//! The long-running service: checks watched URLs again and again until told to stop.
+//! The long-running service: checks each watch when it is due and polls feeds, until told to stop.
 //!
-//! Owns the daemon's loop and its shutdown: `run` takes a cancellation token so tests and the
-//! signal handler can stop it; a pass in progress stops starting fetches and commits what it has.
+//! Owns the daemon's loop, its single-instance lock, configuration reloads (SIGHUP) and the
+//! systemd protocol (READY, WATCHDOG, STOPPING). `run` takes a cancellation token and a reload
+//! signal, so tests and the signal handlers drive it alike. Stopping abandons fetches in flight
+//! and commits what was already fetched: the open transaction commits or rolls back whole.
 
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::check::run_pass;
+use crate::check::Checker;
 use crate::config::Config;
+use crate::feeds;
+use crate::model::now_rfc3339;
 use crate::store::Store;
 
-/// Runs passes every `interval` until `shutdown` is cancelled.
-pub async fn run(
-    config: &Config,
-    db_path: &Path,
-    interval: Duration,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    tracing::info!(db = %db_path.display(), interval_secs = interval.as_secs(), "stet daemon started");
-    let notifier = crate::notify::spawn(config.clone(), db_path.to_owned(), shutdown.clone());
-    while !shutdown.is_cancelled() {
-        let targets = {
-            let store = Store::open(db_path)?;
-            store.check_targets(None)?
-        };
-        let started = std::time::Instant::now();
-        let count = targets.len();
-        let summary = run_pass(config, db_path, targets, shutdown.clone(), |_| {}).await?;
-        tracing::info!(
-            checked = summary.checked,
-            of = count,
-            secs = started.elapsed().as_secs_f64(),
-            "pass finished"
-        );
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(interval) => {}
+/// The longest the loop sleeps before looking at the database again (watches may be added by
+/// the CLI meanwhile).
+const MAX_IDLE: Duration = Duration::from_secs(30);
+
+/// A held lock on the database: one daemon per archive.
+pub struct InstanceLock {
+    _file: File,
+}
+
+/// Takes the lock next to the database (`<db>.lock`), or explains who holds it.
+pub fn lock_instance(db_path: &Path) -> anyhow::Result<InstanceLock> {
+    let mut lock_path = db_path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    if let Some(parent) = lock_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let file = File::create(&lock_path)
+        .with_context(|| format!("cannot create lock file {}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(InstanceLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
+            "another `stet run` is already running on {} (it holds {}); stop it first, or use another database",
+            db_path.display(),
+            lock_path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", lock_path.display()))
         }
     }
-    // An alert delivery in flight is abandoned; its row stays pending for the next start.
-    shutdown.cancel();
-    let _ = notifier.await;
+}
+
+/// Where the daemon's configuration comes from, so it can be read again on reload.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    pub path: Option<PathBuf>,
+    /// `--db`, which overrides the file on every reload.
+    pub db_override: Option<PathBuf>,
+}
+
+impl ConfigSource {
+    pub fn load(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.path {
+            Some(p) => Config::load(p)?,
+            None => Config::default(),
+        };
+        if let Some(db) = &self.db_override {
+            config.storage.path = db.clone();
+        }
+        Ok(config)
+    }
+}
+
+/// Runs until `shutdown` is cancelled. `reload` re-reads the configuration.
+pub async fn run(
+    mut config: Config,
+    source: ConfigSource,
+    shutdown: CancellationToken,
+    reload: Arc<Notify>,
+) -> anyhow::Result<()> {
+    let db_path = config.storage.path.clone();
+    let _lock = lock_instance(&db_path)?;
+    apply_config(&db_path, &config).await?;
+    let mut checker = Checker::new(&config)?;
+    let watchdog = spawn_watchdog(shutdown.clone());
+    systemd_notify(&[sd_notify::NotifyState::Ready]);
+    tracing::info!(db = %db_path.display(), "stet daemon started");
+    let notifier = crate::notify::spawn(config.clone(), db_path.clone(), shutdown.clone());
+
+    while !shutdown.is_cancelled() {
+        if let Err(e) = poll_due_feeds(&checker, &config, &db_path, &shutdown).await {
+            tracing::error!(error = %format!("{e:#}"), "feed polling failed");
+        }
+        let batch = (config.fetch.concurrency * 16).max(64);
+        let due = {
+            let store = Store::open(&db_path)?;
+            store.due_targets(&now_rfc3339(), batch)?
+        };
+        if !due.is_empty() {
+            let count = due.len();
+            let started = std::time::Instant::now();
+            match checker.pass(&db_path, due, shutdown.clone(), |_| {}).await {
+                Ok(summary) => tracing::info!(
+                    checked = summary.checked,
+                    of = count,
+                    secs = format!("{:.1}", started.elapsed().as_secs_f64()),
+                    "pass finished"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "pass failed; retrying shortly");
+                    idle(&shutdown, &reload, Duration::from_secs(10)).await;
+                }
+            }
+            continue;
+        }
+        let wait = time_until_next_due(&db_path).unwrap_or(MAX_IDLE);
+        if idle(&shutdown, &reload, wait).await == Wake::Reload {
+            match source.load() {
+                Ok(new) if new.storage.path != db_path => tracing::error!(
+                    "reload refused: the database path changed; restart stet to use another database"
+                ),
+                Ok(new) => match apply_config(&db_path, &new)
+                    .await
+                    .and_then(|()| Checker::new(&new))
+                {
+                    Ok(new_checker) => {
+                        tracing::info!(
+                            watches = new.watches.len(),
+                            feeds = new.feed_entries.len(),
+                            "configuration reloaded"
+                        );
+                        notifier.reload(&new);
+                        config = new;
+                        checker = new_checker;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "reload failed; keeping the running configuration")
+                    }
+                },
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "reload failed; keeping the running configuration")
+                }
+            }
+        }
+    }
+    systemd_notify(&[sd_notify::NotifyState::Stopping]);
+    watchdog.abort();
+    notifier.stopped().await;
     tracing::info!("stet daemon stopped");
     Ok(())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Wake {
+    Timeout,
+    Reload,
+    Shutdown,
+}
+
+async fn idle(shutdown: &CancellationToken, reload: &Notify, wait: Duration) -> Wake {
+    tokio::select! {
+        _ = shutdown.cancelled() => Wake::Shutdown,
+        _ = reload.notified() => Wake::Reload,
+        _ = tokio::time::sleep(wait) => Wake::Timeout,
+    }
+}
+
+/// How long until the next watch or feed is due, at most [`MAX_IDLE`].
+fn time_until_next_due(db_path: &Path) -> Option<Duration> {
+    let store = Store::open(db_path).ok()?;
+    let next = [store.next_due_at().ok()?, store.next_feed_due_at().ok()?]
+        .into_iter()
+        .flatten()
+        .filter_map(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .min()?;
+    let wait = (next.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .unwrap_or(Duration::from_millis(50));
+    Some(wait.clamp(Duration::from_millis(50), MAX_IDLE))
+}
+
+async fn poll_due_feeds(
+    checker: &Checker,
+    config: &Config,
+    db_path: &Path,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let due = Store::open(db_path)?.due_feeds(&now_rfc3339())?;
+    for feed in due {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            report = feeds::poll(checker, config, db_path, &feed) => {
+                if !report.added.is_empty() || report.deferred > 0 {
+                    tracing::info!(feed = %feed.url, added = report.added.len(), deferred = report.deferred, "feed polled");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Brings the config's watches and feeds into the archive.
+pub async fn apply_config(db_path: &Path, config: &Config) -> anyhow::Result<()> {
+    let db = db_path.to_owned();
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut store = Store::open(&db)?;
+        sync_config(&mut store, &config)
+    })
+    .await?
+}
+
+/// Makes the archive's config-origin watches and feeds match `config`.
+pub fn sync_config(store: &mut Store, config: &Config) -> anyhow::Result<()> {
+    let at = now_rfc3339();
+    let mut urls = Vec::new();
+    for w in &config.watches {
+        urls.push(crate::fetch::parse_watch_url(&w.url)?.to_string());
+    }
+    store.sync_config_watches(&urls, &at)?;
+    for (w, url) in config.watches.iter().zip(&urls) {
+        store.set_watch_options(url, w.schedule.as_deref(), w.robots)?;
+    }
+    let mut feeds = Vec::new();
+    for f in &config.feed_entries {
+        let url = crate::fetch::parse_watch_url(&f.url)?.to_string();
+        feeds.push((url, f.schedule.clone(), f.robots));
+    }
+    store.sync_config_feeds(&feeds, &at)?;
+    Ok(())
+}
+
+fn systemd_notify(state: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(state) {
+        tracing::debug!(error = %e, "sd_notify failed");
+    }
+}
+
+/// Pings systemd's watchdog at half its interval, when the unit asks for one.
+fn spawn_watchdog(shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let Some(interval) = sd_notify::watchdog_enabled() else {
+            return;
+        };
+        let mut tick = tokio::time::interval(interval / 2);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => systemd_notify(&[sd_notify::NotifyState::Watchdog]),
+            }
+        }
+    })
 }

@@ -429,7 +429,7 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// rustls needs one process-wide crypto provider; ring builds quickly and is well proven.
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     // Fails only when a provider is already installed, which is what we want anyway.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -9,11 +9,15 @@
 //! - [`fingerprint`]: canonical text and SHA-256 content hashes. Pure.
 //! - [`classify`]: every rule about edits, deletions and transient faults. Pure.
 //! - [`diff`]: paragraph and word differences between versions. Pure.
+//! - [`ledger`]: the hash chain over versions, events and watch changes; its byte encoding. Pure.
 //! - [`store`]: SQLite, the only module that runs SQL; one transaction per batch of outcomes.
 //! - [`polite`]: per-host limits, delays, robots.txt and Retry-After pauses.
+//! - [`feeds`]: RSS, Atom and sitemaps discover article URLs (untrusted input).
 //! - [`check`]: one pass: fetch, extract, classify, record, concurrently and politely.
 //! - [`scheduler`]: when each watch is next due (cron, jitter, backoff, age). Pure.
 //! - [`notify`]: alerts: delivering the durable outbox to webhooks, chat, e-mail and programs.
+//! - [`verify`]: re-computes every stored hash and the ledger chain; names each failing row.
+//! - [`warc`]: WARC 1.1 records for stored versions. Pure.
 //! - [`daemon`]: the long-running service loop and its shutdown.
 //! - [`cli`]: the command line, one module per verb.
 
@@ -24,10 +28,14 @@ pub mod config;
 pub mod daemon;
 pub mod diff;
 pub mod extract;
+pub mod feeds;
 pub mod fetch;
 pub mod fingerprint;
+pub mod ledger;
 pub mod model;
 pub mod notify;
 pub mod polite;
 pub mod scheduler;
 pub mod store;
+pub mod verify;
+pub mod warc;

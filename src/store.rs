@@ -4,16 +4,23 @@
 //! list, and the atomic application of check outcomes: a check row, a version, its blob and its
 //! event are written in one transaction, so a crash leaves either all of them or none.
 //! Blocking: callers keep it off async threads (one writer thread; readers open their own).
+//! Every version, event and watch change also gets its ledger entry in the same transaction
+//! (the `ledger` submodule).
+
+mod ledger;
+
+pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
 
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 use serde::Serialize;
 
 use crate::classify::{Decision, Latest, WatchState};
 use crate::fetch::Validators;
+use crate::ledger::{EntryBody, EntryKind};
 use crate::model::{
     BodyHash, CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchId, WatchStatus,
 };
@@ -22,10 +29,15 @@ use crate::notify::AlertRoute;
 /// The schema, one plain SQL file per step, applied in order.
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_archive.sql"),
-    include_str!("../migrations/0004_schedule_feeds.sql"),
-    // After 0004: archives created before alerts existed have already applied 0004 as step 2.
+    include_str!("../migrations/0002_schedule_feeds.sql"),
+    include_str!("../migrations/0004_ledger.sql"),
+    // After 0004: archives made before alerts existed have already applied 0004 as step 3.
     include_str!("../migrations/0003_outbox.sql"),
 ];
+
+/// The index in [`MIGRATIONS`] of `0004_ledger.sql`, which also writes the entries of the rows an
+/// archive already holds.
+const LEDGER_MIGRATION: usize = 2;
 
 /// zstd level for raw bodies and texts: level 3 compresses news pages about 5.5 to 1 at
 /// hundreds of MB/s.
@@ -221,7 +233,16 @@ impl Store {
             .map_err(open_err)?;
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(open_err)?;
-        let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+        let migrations = Migrations::new(
+            MIGRATIONS
+                .iter()
+                .enumerate()
+                .map(|(i, sql)| match i {
+                    LEDGER_MIGRATION => M::up_with_hook(sql, ledger::backfill),
+                    _ => M::up(sql),
+                })
+                .collect(),
+        );
         migrations
             .to_latest(&mut conn)
             .map_err(|source| StoreError::Migrate {
@@ -250,46 +271,59 @@ impl Store {
     /// Adds a watch, or re-activates one that was removed. Returns the id and whether anything
     /// changed.
     pub fn add_watch(&mut self, url: &str, origin: &str, at: &str) -> Result<(WatchId, bool)> {
-        let existing: Option<(i64, Option<String>)> = self
-            .conn
+        let tx = self.write_transaction()?;
+        let existing: Option<(i64, Option<String>)> = tx
             .query_row(
                 "SELECT id, removed_at FROM watches WHERE url = ?1",
                 [url],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        match existing {
-            Some((id, None)) => Ok((WatchId(id), false)),
+        let id = match existing {
+            Some((id, None)) => return Ok((WatchId(id), false)),
             Some((id, Some(_))) => {
-                self.conn.execute(
+                tx.execute(
                     "UPDATE watches SET removed_at = NULL, origin = ?2 WHERE id = ?1",
                     params![id, origin],
                 )?;
-                Ok((WatchId(id), true))
+                id
             }
             None => {
-                self.conn.execute(
+                tx.execute(
                     "INSERT INTO watches (url, origin, added_at) VALUES (?1, ?2, ?3)",
                     params![url, origin, at],
                 )?;
-                Ok((WatchId(self.conn.last_insert_rowid()), true))
+                tx.last_insert_rowid()
             }
-        }
+        };
+        ledger::append_watch(&tx, EntryKind::WatchAdded, id, at)?;
+        tx.commit()?;
+        Ok((WatchId(id), true))
     }
 
     /// Stops watching a URL; its history stays. Returns false when it was not watched.
     pub fn remove_watch(&mut self, url: &str, at: &str) -> Result<bool> {
-        let n = self.conn.execute(
-            "UPDATE watches SET removed_at = ?2 WHERE url = ?1 AND removed_at IS NULL",
-            params![url, at],
-        )?;
-        Ok(n > 0)
+        let tx = self.write_transaction()?;
+        let id: Option<i64> = tx
+            .query_row(
+                "UPDATE watches SET removed_at = ?2 WHERE url = ?1 AND removed_at IS NULL
+                 RETURNING id",
+                params![url, at],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        ledger::append_watch(&tx, EntryKind::WatchRemoved, id, at)?;
+        tx.commit()?;
+        Ok(true)
     }
 
     /// Makes the active config-origin watches exactly `urls`: adds the new ones and removes
     /// those that left the config. Watches added from the CLI are left alone.
     pub fn sync_config_watches(&mut self, urls: &[String], at: &str) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_transaction()?;
         {
             let mut active = tx.prepare(
                 "SELECT url FROM watches WHERE origin = 'config' AND removed_at IS NULL",
@@ -298,18 +332,27 @@ impl Store {
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             for url in current.iter().filter(|u| !urls.contains(u)) {
-                tx.execute(
-                    "UPDATE watches SET removed_at = ?2 WHERE url = ?1",
+                let id: i64 = tx.query_row(
+                    "UPDATE watches SET removed_at = ?2 WHERE url = ?1 RETURNING id",
                     params![url, at],
+                    |r| r.get(0),
                 )?;
+                ledger::append_watch(&tx, EntryKind::WatchRemoved, id, at)?;
             }
             for url in urls {
-                tx.execute(
-                    "INSERT INTO watches (url, origin, added_at) VALUES (?1, 'config', ?2)
-                     ON CONFLICT (url) DO UPDATE SET removed_at = NULL
-                     WHERE removed_at IS NOT NULL",
-                    params![url, at],
-                )?;
+                let added: Option<i64> = tx
+                    .query_row(
+                        "INSERT INTO watches (url, origin, added_at) VALUES (?1, 'config', ?2)
+                         ON CONFLICT (url) DO UPDATE SET removed_at = NULL
+                         WHERE removed_at IS NOT NULL
+                         RETURNING id",
+                        params![url, at],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(id) = added {
+                    ledger::append_watch(&tx, EntryKind::WatchAdded, id, at)?;
+                }
             }
         }
         tx.commit()?;
@@ -484,7 +527,7 @@ impl Store {
         entries: &[(String, Option<String>, Option<bool>)],
         at: &str,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_transaction()?;
         tx.execute(
             "UPDATE feeds SET removed_at = ?1 WHERE origin = 'config' AND removed_at IS NULL",
             [at],
@@ -575,9 +618,22 @@ impl Store {
     /// Starts a transaction in which check outcomes are classified and recorded together.
     pub fn batch(&mut self) -> Result<Batch<'_>> {
         Ok(Batch {
-            tx: self.conn.transaction()?,
+            // As `write_transaction`, borrowing only the connection.
+            tx: self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?,
             alert_routes: &self.alert_routes,
         })
+    }
+
+    /// A transaction that takes the write lock at once (waiting up to the busy timeout). A
+    /// deferred one that reads first could not upgrade to writing after another process
+    /// committed (SQLITE_BUSY without waiting), and what it reads, such as the ledger head, could
+    /// be overtaken by another writer before it writes.
+    fn write_transaction(&mut self) -> Result<Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
 
     pub fn versions(&self, watch: WatchId) -> Result<Vec<VersionMeta>> {
@@ -660,7 +716,7 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        row.map(|(compression, data)| decompress(&compression, &data))
+        row.map(|(compression, data)| decompress(&self.conn, &compression, &data))
             .transpose()
     }
 }
@@ -773,6 +829,18 @@ impl Batch<'_> {
                     text,
                 ],
             )?;
+            ledger::append(
+                tx,
+                EntryBody {
+                    kind: EntryKind::Version,
+                    url: watch_url(tx, watch)?,
+                    version: Some(VersionSeq(seq)),
+                    at: rec.at.to_string(),
+                    content_hash: Some(capture.content_hash),
+                    body_hash: Some(capture.body_hash),
+                },
+                tx.last_insert_rowid(),
+            )?;
             current = Some((seq, capture.content_hash));
         }
         let version_seq = current.map(|(s, _)| s);
@@ -796,7 +864,22 @@ impl Batch<'_> {
                     d.detail,
                 ],
             )?;
-            outbox::enqueue(tx, self.alert_routes, tx.last_insert_rowid(), rec.at)?;
+            let event_id = tx.last_insert_rowid();
+            if let Some(kind) = EntryKind::of_event(d.kind) {
+                ledger::append(
+                    tx,
+                    EntryBody {
+                        kind,
+                        url: watch_url(tx, watch)?,
+                        version: version_seq.map(VersionSeq),
+                        at: rec.at.to_string(),
+                        content_hash: None,
+                        body_hash: None,
+                    },
+                    event_id,
+                )?;
+            }
+            outbox::enqueue(tx, self.alert_routes, event_id, rec.at)?;
         }
         let folded = d.kind == CheckKind::Unchanged
             && tx.execute(
@@ -830,6 +913,9 @@ impl Batch<'_> {
              WHERE id = ?1",
             params![watch, rec.next_check_at, rec.retire, rec.at],
         )?;
+        if rec.retire {
+            ledger::append_watch(tx, EntryKind::WatchRemoved, watch, rec.at)?;
+        }
         if let Some(v) = rec.validators {
             tx.execute(
                 "UPDATE watches SET etag = ?2, last_modified = ?3 WHERE id = ?1",
@@ -847,6 +933,22 @@ impl Batch<'_> {
     }
 }
 
+fn watch_url(tx: &Transaction<'_>, watch: i64) -> Result<String> {
+    Ok(
+        tx.query_row("SELECT url FROM watches WHERE id = ?1", [watch], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Content-defined chunk sizes: small enough that a site's shared template and an article's
+/// unchanged parts fall into chunks already stored, large enough to compress well.
+const CHUNK_MIN: u32 = 4 * 1024;
+const CHUNK_AVG: u32 = 16 * 1024;
+const CHUNK_MAX: u32 = 64 * 1024;
+
+/// Stores a raw body once: cut into content-defined chunks (FastCDC), each distinct chunk
+/// stored once, zstd-compressed; the blob row lists the chunks' digests in order.
 fn insert_blob(tx: &Transaction<'_>, hash: &BodyHash, raw: &[u8]) -> Result<()> {
     let exists: bool = tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = ?1)",
@@ -856,17 +958,53 @@ fn insert_blob(tx: &Transaction<'_>, hash: &BodyHash, raw: &[u8]) -> Result<()> 
     if exists {
         return Ok(());
     }
-    let data = zstd::encode_all(raw, ZSTD_LEVEL)
-        .map_err(|e| StoreError::Corrupt(format!("cannot compress body: {e}")))?;
+    let mut manifest = Vec::with_capacity(raw.len() / CHUNK_AVG as usize * 32 + 32);
+    let mut has_chunk =
+        tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM chunks WHERE hash = ?1)")?;
+    let mut add_chunk =
+        tx.prepare_cached("INSERT INTO chunks (hash, size, data) VALUES (?1, ?2, ?3)")?;
+    for chunk in fastcdc::v2020::FastCDC::new(raw, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX) {
+        let bytes = &raw[chunk.offset..chunk.offset + chunk.length];
+        let digest = Sha256Hash::of(bytes);
+        manifest.extend_from_slice(&digest.0);
+        let key = digest.to_hex();
+        if !has_chunk.query_row([&key], |r| r.get::<_, bool>(0))? {
+            let data = zstd::encode_all(bytes, ZSTD_LEVEL)
+                .map_err(|e| StoreError::Corrupt(format!("cannot compress body: {e}")))?;
+            add_chunk.execute(params![key, bytes.len() as i64, data])?;
+        }
+    }
     tx.execute(
-        "INSERT INTO blobs (hash, size, compression, data) VALUES (?1, ?2, 'zstd', ?3)",
-        params![hash.to_hex(), raw.len() as i64, data],
+        "INSERT INTO blobs (hash, size, compression, data) VALUES (?1, ?2, 'chunks', ?3)",
+        params![hash.to_hex(), raw.len() as i64, manifest],
     )?;
     Ok(())
 }
 
-fn decompress(compression: &str, data: &[u8]) -> Result<Vec<u8>> {
+/// Reassembles a stored body.
+fn decompress(conn: &Connection, compression: &str, data: &[u8]) -> Result<Vec<u8>> {
     match compression {
+        "chunks" => {
+            if !data.len().is_multiple_of(32) {
+                return Err(StoreError::Corrupt(
+                    "blob manifest is not a list of digests".into(),
+                ));
+            }
+            let mut stmt = conn.prepare_cached("SELECT data FROM chunks WHERE hash = ?1")?;
+            let mut out = Vec::new();
+            for digest in data.chunks(32) {
+                let key = hex::encode(digest);
+                let compressed: Option<Vec<u8>> =
+                    stmt.query_row([&key], |r| r.get(0)).optional()?;
+                let compressed = compressed
+                    .ok_or_else(|| StoreError::Corrupt(format!("chunk {key} is missing")))?;
+                let bytes = zstd::decode_all(compressed.as_slice()).map_err(|e| {
+                    StoreError::Corrupt(format!("chunk {key} does not decompress: {e}"))
+                })?;
+                out.extend_from_slice(&bytes);
+            }
+            Ok(out)
+        }
         "zstd" => zstd::decode_all(data)
             .map_err(|e| StoreError::Corrupt(format!("blob does not decompress: {e}"))),
         "none" => Ok(data.to_vec()),

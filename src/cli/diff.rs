@@ -24,7 +24,7 @@ pub struct DiffArgs {
 }
 
 pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<u8> {
-    let store = ctx.open_store()?;
+    let store = ctx.open_reader()?;
     let id = ctx.watch_id(&store, &args.url)?;
     let versions = store.versions(id)?;
     let Some(latest) = versions.last() else {

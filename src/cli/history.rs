@@ -5,7 +5,7 @@ use super::{Context, UrlArgs, exit};
 use crate::say;
 
 pub fn run(ctx: &Context, args: &UrlArgs) -> anyhow::Result<u8> {
-    let store = ctx.open_store()?;
+    let store = ctx.open_reader()?;
     let id = ctx.watch_id(&store, &args.url)?;
     let versions = store.versions(id)?;
     let events = store.events(id)?;

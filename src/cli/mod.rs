@@ -8,11 +8,15 @@ mod check;
 mod config_cmd;
 mod demo;
 mod diff;
+mod export;
 mod extract_cmd;
+mod feed;
 mod history;
+mod ledger_cmd;
 pub mod output;
 mod run;
 mod show;
+mod verify;
 mod watch;
 
 use std::path::PathBuf;
@@ -33,6 +37,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// What was asked for does not exist: a URL that is not watched, a version that is not stored.
     pub const NOT_FOUND: u8 = 3;
+    /// `verify` (or `import`) found the archive altered: a hash or the ledger chain fails.
+    pub const VERIFY_FAILED: u8 = 4;
 }
 
 /// An error that carries its own exit code.
@@ -80,10 +86,14 @@ Run the daemon:   stet --config config/stet.toml run";
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 done (a pass exits 0 even when some URLs failed), 1 failure (database unusable,
-I/O), 2 bad usage or configuration, 3 not found (URL not watched, version not stored).
+I/O), 2 bad usage or configuration, 3 not found (URL not watched, version not stored),
+4 verification failed (`verify` or `import` found an altered hash or a broken ledger chain).
 
 Environment: STET_CONFIG (config file), STET_DB (database file), STET_LOG (log filter, e.g.
-\"stet=debug\"), NO_COLOR (plain output).";
+\"stet=debug\"), STET_LOG_FORMAT (text or json), NO_COLOR (plain output).
+
+Signals (stet run): SIGTERM and SIGINT stop after committing the open work; SIGHUP reloads the
+configuration (watches and feeds added or removed) without a restart.";
 
 #[derive(Debug, Parser)]
 #[command(name = "stet", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
@@ -109,6 +119,9 @@ pub struct Cli {
     /// Only errors in the log output.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
+    /// Log format on stderr: `text` (journald-friendly) or `json` (one object per line).
+    #[arg(long, global = true, env = "STET_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -122,6 +135,9 @@ pub enum Command {
     /// Add, remove or list watched URLs.
     #[command(subcommand)]
     Watch(watch::WatchCommand),
+    /// Add, remove, list or poll feeds (RSS, Atom, sitemaps) whose new articles become watches.
+    #[command(subcommand)]
+    Feed(feed::FeedCommand),
     /// Show the change history of an article: every version and event.
     History(UrlArgs),
     /// Show what changed between two versions of an article, word by word.
@@ -132,10 +148,19 @@ pub enum Command {
     Extract(extract_cmd::ExtractArgs),
     /// See stet work offline: a local news site, an edit, page noise, an outage and a deletion.
     Demo(demo::DemoArgs),
+    /// Prove the archive is unaltered: re-compute every hash and the ledger chain.
+    Verify(verify::VerifyArgs),
+    /// The tamper-evident ledger: print its head to publish elsewhere.
+    #[command(subcommand)]
+    Ledger(ledger_cmd::LedgerCommand),
+    /// Export stored versions as WARC 1.1, or the whole archive with its ledger as JSON Lines.
+    Export(export::ExportArgs),
+    /// Load a JSON Lines export into a new, empty database, re-checking every ledger entry.
+    Import(export::ImportArgs),
     /// Print the commented example configuration, or check a configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
-    /// Show, retry or deliver alerts queued for the configured [[alert]] sinks.
+    /// Show, retry or deliver the alerts queued for the sinks of the config (alert entries).
     #[command(subcommand)]
     Alerts(alerts::AlertsCommand),
 }
@@ -170,19 +195,31 @@ impl Context {
         })
     }
 
-    /// Opens the archive and brings the config's watches into it.
+    /// Opens the archive and brings the config's watches and feeds into it.
     pub fn open_store(&self) -> anyhow::Result<Store> {
         let mut store = Store::open(&self.db_path)?;
-        let urls: Vec<String> = self
-            .config
-            .watches
-            .iter()
-            .map(|w| crate::fetch::parse_watch_url(&w.url).map(|u| u.to_string()))
-            .collect::<Result<_, _>>()?;
-        store
-            .sync_config_watches(&urls, &crate::model::now_rfc3339())
+        crate::daemon::sync_config(&mut store, &self.config)
             .with_context(|| format!("cannot update watches in {}", self.db_path.display()))?;
         Ok(store)
+    }
+
+    /// Opens the archive for reading only: the config is not applied, so reads never wait for
+    /// a writer.
+    pub fn open_reader(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(&self.db_path)?)
+    }
+
+    /// Opens an archive that must already exist, without syncing the config's watches into it:
+    /// for the verbs that prove or publish what it holds, where a mistyped path must not look
+    /// like an empty, valid archive.
+    pub fn open_existing_store(&self) -> anyhow::Result<Store> {
+        if !self.db_path.exists() {
+            return Err(ExitError::not_found(format!(
+                "no archive at {}",
+                self.db_path.display()
+            )));
+        }
+        Ok(Store::open(&self.db_path)?)
     }
 
     /// Finds a watched URL's id, accepting the URL as typed (normalised like `watch add`).
@@ -214,12 +251,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     }
     let ctx = Context::load(&cli)?;
     match cli.command {
-        Command::Run(args) => run::run(&ctx, &args).await,
+        Command::Run(args) => {
+            let source = crate::daemon::ConfigSource {
+                path: cli.config.clone(),
+                db_override: cli.db.clone(),
+            };
+            run::run(&ctx, &args, source).await
+        }
         Command::Check(args) => check::run(&ctx, &args).await,
         Command::Watch(cmd) => watch::run(&ctx, &cmd),
+        Command::Feed(cmd) => feed::run(&ctx, &cmd).await,
         Command::History(args) => history::run(&ctx, &args),
         Command::Diff(args) => diff::run(&ctx, &args),
         Command::Show(args) => show::run(&ctx, &args),
+        Command::Verify(args) => verify::run(&ctx, &args),
+        Command::Ledger(cmd) => ledger_cmd::run(&ctx, &cmd).await,
+        Command::Export(args) => export::export(&ctx, &args),
+        Command::Import(args) => export::import(&ctx, &args),
         Command::Alerts(cmd) => alerts::run(&ctx, &cmd).await,
         Command::Demo(_) | Command::Config(_) | Command::Extract(_) => {
             unreachable!("handled above")

@@ -22,7 +22,7 @@ pub struct ShowArgs {
 }
 
 pub fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<u8> {
-    let store = ctx.open_store()?;
+    let store = ctx.open_reader()?;
     let id = ctx.watch_id(&store, &args.url)?;
     let Some(version) = store.version(id, args.version.map(VersionSeq))? else {
         return Err(ExitError::not_found(match args.version {

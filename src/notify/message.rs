@@ -22,7 +22,7 @@ pub struct Alert {
     pub schema: &'static str,
     /// Also sent as the Idempotency-Key header: the same for every attempt of this alert.
     pub idempotency_key: String,
-    /// The [[alert]] sink this was queued for.
+    /// The name of the `[[alert]]` sink this was queued for.
     pub sink: String,
     /// edited, deleted, restored or captured.
     pub event: CheckKind,
@@ -190,7 +190,7 @@ impl Alert {
         out
     }
 
-    /// The HTML alternative of the e-mail: the same content with <del> and <ins>.
+    /// The HTML alternative of the e-mail: the same content with `<del>` and `<ins>`.
     pub fn html(&self) -> String {
         let mut out = format!(
             "<p><strong>{}</strong>: <a href=\"{}\">{}</a><br>Detected {}</p>\n",

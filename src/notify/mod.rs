@@ -1,7 +1,7 @@
 //! Alerts: delivering the outbox to webhooks, chat, e-mail and programs.
 //!
 //! Owns delivery rounds: read the due outbox rows, shape each message ([`message`], pure),
-//! deliver it ([`http`], [`email`], [`command`]), and record the attempt: sent, retried later
+//! deliver it ([`http`], `email`, `command`), and record the attempt: sent, retried later
 //! with exponential backoff ([`rules`], pure), or failed after `max_attempts`. Also owns the
 //! per-sink rate limit and digests, and the daemon's notifier task. Never writes outbox rows for
 //! new events (the store does, in the event's own transaction) and never touches SQL itself.
@@ -398,17 +398,36 @@ fn probe_program(command: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Starts the daemon's notifier next to the check loop: a delivery round now (alerts left
-/// from before a restart go first), then every few seconds, until `shutdown`.
-pub fn spawn(
-    config: Config,
-    db_path: PathBuf,
-    shutdown: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// The daemon's notifier task, running next to the check loop.
+pub struct Notifier {
+    task: tokio::task::JoinHandle<()>,
+    config: tokio::sync::watch::Sender<Config>,
+}
+
+impl Notifier {
+    /// Uses the sinks of a reloaded configuration from the next round on.
+    pub fn reload(&self, config: &Config) {
         let probe_config = config.clone();
         tokio::spawn(async move { probe_sinks(&probe_config).await });
+        self.config.send_replace(config.clone());
+    }
+
+    /// Waits for the task to end once `shutdown` was cancelled. A delivery in flight is
+    /// abandoned; its alert stays pending for the next start.
+    pub async fn stopped(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the daemon's notifier: a delivery round now (alerts left from before a restart go
+/// first), then every few seconds, until `shutdown`.
+pub fn spawn(config: Config, db_path: PathBuf, shutdown: CancellationToken) -> Notifier {
+    let probe_config = config.clone();
+    tokio::spawn(async move { probe_sinks(&probe_config).await });
+    let (sender, configs) = tokio::sync::watch::channel(config);
+    let task = tokio::spawn(async move {
         while !shutdown.is_cancelled() {
+            let config = configs.borrow().clone();
             match deliver_round(&config, &db_path, &shutdown).await {
                 Ok(s) if !s.is_empty() => tracing::info!(
                     sent = s.sent,
@@ -425,5 +444,9 @@ pub fn spawn(
                 _ = tokio::time::sleep(POLL) => {}
             }
         }
-    })
+    });
+    Notifier {
+        task,
+        config: sender,
+    }
 }

@@ -357,7 +357,7 @@ impl SmtpServer {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("the SMTP test needs python3 with aiosmtpd (`python3 -m pip install aiosmtpd`, as .ci/run does)");
+            .expect("the SMTP test needs python3 with aiosmtpd (`python3 -m pip install aiosmtpd`, as .ci/test-deps does)");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -368,7 +368,7 @@ impl SmtpServer {
             let _ = child.kill();
             panic!(
                 "the SMTP test server did not start: it needs python3 with aiosmtpd \
-                 (`python3 -m pip install aiosmtpd`, as .ci/run does)\n{err}"
+                 (`python3 -m pip install aiosmtpd`, as .ci/test-deps does)\n{err}"
             );
         };
         Self { child, port, dir }
@@ -562,9 +562,12 @@ fn an_unreachable_smtp_server_never_blocks_checking_and_is_reported() {
     assert!(human.contains("last error: smtp 127.0.0.1"), "{human}");
 }
 
+/// Checks every watch again each second, so a daemon test waits for outcomes, not for the clock.
+const EVERY_SECOND: &str = "[schedule]\ndefault = \"every 1s\"\njitter = \"0s\"\n";
+
 fn start_daemon(stet: &Stet) -> Child {
     stet.command()
-        .args(["run", "--interval", "1"])
+        .args(["run"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -576,7 +579,8 @@ fn an_alert_committed_before_a_sigkill_is_delivered_after_restart() {
     let receiver = Receiver::start(0);
     receiver.hold.store(true, Ordering::SeqCst);
     let site = Site::start();
-    let stet = Stet::new("", &webhook_sink(&receiver.url(), ""));
+    let config = format!("{EVERY_SECOND}\n{}", webhook_sink(&receiver.url(), ""));
+    let stet = Stet::new("", &config);
     let url = site.url("/news/bridge");
     site.set("/news/bridge", Route::html(page("40,000")));
     stet.check_one(&url);
@@ -691,7 +695,7 @@ fn the_daemon_reports_an_unreachable_smtp_server_at_startup() {
     let stet = Stet::new("", &email_sink("mail", port, "x"));
     let mut daemon = stet
         .command()
-        .args(["run", "--interval", "3600"])
+        .args(["run"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

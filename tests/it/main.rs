@@ -3,8 +3,10 @@
 mod alerts;
 mod cli;
 mod detection;
+mod ledger;
 mod lifecycle;
 mod robustness;
+mod service;
 mod site;
 
 use std::path::{Path, PathBuf};

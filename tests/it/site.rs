@@ -31,6 +31,8 @@ pub enum Route {
     Endless { total: usize },
     /// A redirect.
     Redirect { status: u16, location: String },
+    /// Waits, then answers 200 with this HTML.
+    Slow { delay: Duration, body: Arc<Vec<u8>> },
 }
 
 impl Route {
@@ -74,8 +76,7 @@ struct State {
 pub struct Site {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
-    /// Connections being served right now, and the most ever seen at once.
-    open: Arc<AtomicUsize>,
+    /// The most requests in progress at once.
     peak: Arc<AtomicUsize>,
 }
 
@@ -92,19 +93,11 @@ impl Site {
                 let Ok(stream) = stream else { continue };
                 let (s, o, p) = (s.clone(), o.clone(), p.clone());
                 std::thread::spawn(move || {
-                    let now = o.fetch_add(1, Ordering::SeqCst) + 1;
-                    p.fetch_max(now, Ordering::SeqCst);
-                    let _ = serve(stream, &s);
-                    o.fetch_sub(1, Ordering::SeqCst);
+                    let _ = serve(stream, &s, &o, &p);
                 });
             }
         });
-        Self {
-            addr,
-            state,
-            open,
-            peak,
-        }
+        Self { addr, state, peak }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -119,7 +112,6 @@ impl Site {
             .insert(path.to_string(), route);
     }
 
-    #[allow(dead_code)]
     pub fn hits(&self, path: &str) -> usize {
         self.state
             .lock()
@@ -139,14 +131,21 @@ impl Site {
             .and_then(|h| h.get(name).cloned())
     }
 
-    #[allow(dead_code)]
+    /// The most requests the site was working on at once.
     pub fn peak_connections(&self) -> usize {
-        let _ = self.open.load(Ordering::SeqCst);
         self.peak.load(Ordering::SeqCst)
     }
 }
 
-fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+/// Serves one request. `open` counts requests being worked on (from the end of the request
+/// headers until the response starts), `peak` the most at once: the server's view of how many
+/// requests a client has in flight.
+fn serve(
+    stream: TcpStream,
+    state: &Mutex<State>,
+    open: &AtomicUsize,
+    peak: &AtomicUsize,
+) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
@@ -173,6 +172,12 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         st.routes.get(&path).cloned()
     };
     let mut stream = stream;
+    let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+    peak.fetch_max(now, Ordering::SeqCst);
+    if let Some(Route::Slow { delay, .. }) = &route {
+        std::thread::sleep(*delay);
+    }
+    open.fetch_sub(1, Ordering::SeqCst);
     match route {
         None => write_response(&mut stream, 404, "text/html", b"<h1>Not found</h1>", &[]),
         Some(Route::Page {
@@ -197,6 +202,9 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             b"",
             &[("Location", &location)],
         ),
+        Some(Route::Slow { body, .. }) => {
+            write_response(&mut stream, 200, "text/html; charset=utf-8", &body, &[])
+        }
         Some(Route::Stall(d)) => {
             std::thread::sleep(d);
             Ok(())

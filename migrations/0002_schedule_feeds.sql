@@ -24,3 +24,15 @@ CREATE TABLE feeds (
     -- articles that became watches through this feed
     discovered     INTEGER NOT NULL DEFAULT 0
 );
+
+-- Raw bodies are stored as content-defined chunks: pages of one site share their template, and
+-- versions of one article share most of their bytes, so each distinct chunk is stored once.
+-- A blob with compression 'chunks' holds, as data, the concatenated 32-byte SHA-256 digests of
+-- its chunks in order; the body is their concatenation.
+CREATE TABLE chunks (
+    hash TEXT PRIMARY KEY,
+    -- uncompressed size
+    size INTEGER NOT NULL,
+    -- zstd-compressed bytes
+    data BLOB NOT NULL
+);

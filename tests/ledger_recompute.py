@@ -1,0 +1,50 @@
+"""Recomputes a stet ledger from its SQLite file with nothing but the Python standard library,
+following docs/LEDGER.md, and prints the head as `COUNT:HASH`.
+
+Usage: python3 tests/ledger_recompute.py stet.db
+
+Exits 1 (naming the entry) when a stored hash or link does not match the recomputation.
+"""
+
+import hashlib
+import sqlite3
+import struct
+import sys
+
+TAG = "stet-ledger-v1"
+GENESIS = "0" * 64
+
+
+def encode(fields):
+    out = b""
+    for field in fields:
+        data = field.encode("utf-8")
+        out += struct.pack(">I", len(data)) + data
+    return out
+
+
+def main(path):
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    rows = db.execute(
+        "SELECT seq, kind, watch_url, version_seq, at, content_hash, body_hash, prev_hash, hash"
+        " FROM ledger ORDER BY seq"
+    )
+    prev, count = GENESIS, 0
+    for seq, kind, url, version, at, content, body, stored_prev, stored in rows:
+        count += 1
+        if seq != count or stored_prev != prev:
+            print(f"entry {seq}: does not link to entry {count - 1}", file=sys.stderr)
+            return 1
+        fields = [TAG, str(seq), prev, kind, url, "" if version is None else str(version), at,
+                  content or "", body or ""]
+        digest = hashlib.sha256(encode(fields)).hexdigest()
+        if digest != stored:
+            print(f"entry {seq}: recomputes to {digest}, stored {stored}", file=sys.stderr)
+            return 1
+        prev = digest
+    print(f"{count}:{prev}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
