@@ -25,7 +25,14 @@ impl AlertRoute {
             on: entry.on.clone(),
             min_significance: entry.min_significance,
             match_urls: entry.match_urls.clone(),
-            match_feeds: entry.match_feeds.clone(),
+            // As the feed list stores them (`stet feed add` normalises URLs the same way).
+            match_feeds: entry
+                .match_feeds
+                .iter()
+                .map(|f| {
+                    crate::fetch::parse_watch_url(f).map_or_else(|_| f.clone(), |u| u.to_string())
+                })
+                .collect(),
         }
     }
 

@@ -786,3 +786,41 @@ fn chat_and_ntfy_sinks_get_their_own_payloads() {
     let body = String::from_utf8(ntfy.body.clone()).unwrap();
     assert!(body.contains("About [-40,000-] vehicles"), "{body}");
 }
+
+#[test]
+fn a_sink_with_match_feeds_hears_only_of_articles_from_that_feed() {
+    let receiver = Receiver::start(0);
+    let site = Site::start();
+    let feed_url = site.url("/feed.xml");
+    let config = format!(
+        "[feeds]\nallow_hosts = [\"127.0.0.1\"]\n\n[[feed]]\nurl = \"{feed_url}\"\n\n{}",
+        webhook_sink(&receiver.url(), &format!("match_feeds = [\"{feed_url}\"]"))
+    );
+    let stet = Stet::new("", &config);
+    let (from_feed, by_hand) = (site.url("/news/from-feed"), site.url("/news/by-hand"));
+    site.set("/news/from-feed", Route::html(page("40,000")));
+    site.set("/news/by-hand", Route::html(page("40,000")));
+    site.set(
+        "/feed.xml",
+        Route::typed(
+            "application/rss+xml",
+            format!(
+                "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>News</title>\
+                 <item><title>t</title><link>{from_feed}</link></item></channel></rss>"
+            ),
+        ),
+    );
+    stet.ok(&["feed", "poll"]);
+    stet.watch(std::slice::from_ref(&by_hand));
+    assert_eq!(stet.check(&[]).len(), 2);
+    site.set("/news/from-feed", Route::html(page("25,000")));
+    site.set("/news/by-hand", Route::html(page("25,000")));
+    let reports = stet.check(&[]);
+    assert!(reports.iter().all(|r| kind(r) == "edited"), "{reports:?}");
+    let urls: Vec<Value> = receiver
+        .accepted()
+        .iter()
+        .map(|r| r.json()["url"].clone())
+        .collect();
+    assert_eq!(urls, [Value::from(from_feed)]);
+}
