@@ -204,7 +204,7 @@ fn plan(store: &mut Store, sinks: &[AlertEntry]) -> crate::store::Result<(Vec<Jo
         if entry.max_per_hour > 0 {
             let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
             let since = hour_ago.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            let sent = store.alerts_sent_since(&sink, &since)?;
+            let sent = store.alerts_sent_since(&sink, &since, entry.digest_secs.is_some())?;
             allowed = entry.max_per_hour.saturating_sub(sent) as usize;
         }
         let messages = if entry.digest_secs.is_some() {

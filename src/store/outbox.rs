@@ -229,12 +229,13 @@ impl Store {
         Ok(tx.commit()?)
     }
 
-    /// How many messages rows of `sink` were sent at or after `since` (a digest counts once).
-    pub fn alerts_sent_since(&self, sink: &str, since: &str) -> Result<u32> {
+    /// How many messages `sink` sent at or after `since`: one per row, or for a digest sink one
+    /// per digest (its rows share their `sent_at`).
+    pub fn alerts_sent_since(&self, sink: &str, since: &str, digest: bool) -> Result<u32> {
         Ok(self.conn.query_row(
-            "SELECT count(DISTINCT sent_at) FROM outbox
+            "SELECT CASE WHEN ?3 THEN count(DISTINCT sent_at) ELSE count(*) END FROM outbox
              WHERE sink = ?1 AND status = 'sent' AND sent_at >= ?2",
-            params![sink, since],
+            params![sink, since, digest],
             |r| r.get(0),
         )?)
     }
