@@ -90,6 +90,8 @@ pub struct Checker {
     /// Extraction is CPU-bound: one page per core at a time keeps parsed documents (tens of
     /// megabytes for a large page) from piling up in memory.
     extract_slots: tokio::sync::Semaphore,
+    /// The alert sinks whose outbox rows are written with each event.
+    alert_routes: Vec<crate::notify::AlertRoute>,
 }
 
 impl Checker {
@@ -117,6 +119,7 @@ impl Checker {
             extract_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
+            alert_routes: crate::notify::routes(&config.alerts),
         })
     }
 
@@ -161,6 +164,7 @@ impl Checker {
             db_path.to_owned(),
             self.policy,
             self.schedule.clone(),
+            self.alert_routes.clone(),
             probe_rx,
             report_tx,
         )?;
@@ -429,10 +433,12 @@ fn spawn_writer(
     db_path: PathBuf,
     policy: Policy,
     schedule: SchedulePolicy,
+    alert_routes: Vec<crate::notify::AlertRoute>,
     mut probes: mpsc::Receiver<Probe>,
     reports: mpsc::UnboundedSender<CheckReport>,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
     let mut store = Store::open(&db_path)?;
+    store.set_alert_routes(alert_routes);
     Ok(tokio::task::spawn_blocking(move || {
         while let Some(first) = probes.blocking_recv() {
             let mut batch = vec![first];

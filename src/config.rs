@@ -33,6 +33,9 @@ pub struct Config {
     /// RSS, Atom and sitemap feeds whose new articles become watches.
     #[serde(default, rename = "feed")]
     pub feed_entries: Vec<FeedEntry>,
+    /// Where alerts about edits, deletions and restorations go (see [`crate::notify`]).
+    #[serde(default, rename = "alert")]
+    pub alerts: Vec<AlertEntry>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -341,6 +344,149 @@ fn default_max_new() -> usize {
     50
 }
 
+/// The kind of an alert sink: how a message is shaped and delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkKind {
+    /// JSON POST with the documented schema, an Idempotency-Key and an optional HMAC signature.
+    Webhook,
+    /// Slack incoming webhook (`{"text": ...}`).
+    Slack,
+    /// Discord webhook (`{"content": ...}`).
+    Discord,
+    /// Mattermost incoming webhook (`{"text": ...}`).
+    Mattermost,
+    /// ntfy topic URL: plain-text body with Title, Tags and Click headers.
+    Ntfy,
+    /// E-mail over SMTP: plain text with the word diff and an HTML alternative.
+    Email,
+    /// A program (no shell) that receives the event JSON on stdin.
+    Command,
+}
+
+impl SinkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Slack => "slack",
+            Self::Discord => "discord",
+            Self::Mattermost => "mattermost",
+            Self::Ntfy => "ntfy",
+            Self::Email => "email",
+            Self::Command => "command",
+        }
+    }
+
+    /// Whether the sink posts to an HTTP URL.
+    pub fn is_http(self) -> bool {
+        matches!(
+            self,
+            Self::Webhook | Self::Slack | Self::Discord | Self::Mattermost | Self::Ntfy
+        )
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+    /// No encryption at all: only for a relay on the same machine.
+    None,
+}
+
+/// One `[[alert]]` sink. Which keys apply depends on `kind`; `validate` rejects missing ones.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertEntry {
+    /// Unique name, shown by `stet alerts list` and kept with every queued alert.
+    pub name: String,
+    pub kind: SinkKind,
+    /// The events this sink wants: edited, deleted, restored, captured.
+    #[serde(default = "default_alert_on")]
+    pub on: Vec<crate::model::CheckKind>,
+    /// `substantive` skips minor edits (whitespace, punctuation, typography only).
+    #[serde(default = "default_min_significance")]
+    pub min_significance: crate::model::Significance,
+    /// Only articles whose URL contains one of these strings (a host, a section path).
+    /// Empty: every article.
+    #[serde(default)]
+    pub match_urls: Vec<String>,
+    /// Only articles that came from one of these feeds (their URLs, as in `[[feed]]`).
+    /// Empty: articles from anywhere.
+    #[serde(default)]
+    pub match_feeds: Vec<String>,
+    /// HTTP sinks: where to post.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Webhook: signs each body with HMAC-SHA256 in the X-Stet-Signature header.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Email: the SMTP server.
+    #[serde(default)]
+    pub smtp_host: Option<String>,
+    /// Email: default 587 for starttls, 465 for implicit, 25 for none.
+    #[serde(default)]
+    pub smtp_port: Option<u16>,
+    #[serde(default)]
+    pub smtp_tls: SmtpTls,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Command: the program and its arguments (no shell is involved).
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Seconds one delivery may take (HTTP request, SMTP session, command run).
+    #[serde(default = "default_alert_timeout_secs")]
+    pub timeout_secs: u64,
+    /// Attempts before an alert is marked failed (`stet alerts retry` queues it again).
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// The first retry waits this long; each further one twice as long, up to `max_backoff_secs`.
+    #[serde(default = "default_backoff_secs")]
+    pub backoff_secs: u64,
+    #[serde(default = "default_max_backoff_secs")]
+    pub max_backoff_secs: u64,
+    /// At most this many messages per hour; the rest wait (nothing is dropped). 0: no limit.
+    #[serde(default = "default_max_per_hour")]
+    pub max_per_hour: u32,
+    /// When set, alerts are gathered into one message at most every this many seconds.
+    #[serde(default)]
+    pub digest_secs: Option<u64>,
+}
+
+fn default_alert_on() -> Vec<crate::model::CheckKind> {
+    use crate::model::CheckKind;
+    vec![CheckKind::Edited, CheckKind::Deleted, CheckKind::Restored]
+}
+fn default_min_significance() -> crate::model::Significance {
+    crate::model::Significance::Minor
+}
+fn default_alert_timeout_secs() -> u64 {
+    20
+}
+fn default_max_attempts() -> u32 {
+    8
+}
+fn default_backoff_secs() -> u64 {
+    60
+}
+fn default_max_backoff_secs() -> u64 {
+    6 * 3600
+}
+fn default_max_per_hour() -> u32 {
+    30
+}
+
 /// A configuration that could not be read or is not valid. The message names the file and line.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -438,8 +584,45 @@ impl Config {
                 "gone_after must be at least 1".into(),
             ));
         }
+        self.validate_alerts(text, path)?;
         Ok(())
     }
+
+    fn validate_alerts(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let mut names = std::collections::HashSet::new();
+        for (index, alert) in self.alerts.iter().enumerate() {
+            // Point at this entry's `name = "..."` line when it can be found.
+            let needle = format!("\"{}\"", alert.name);
+            let anchor = nth_alert_offset(text, index)
+                .and_then(|start| text[start..].find(&needle).map(|o| start + o))
+                .unwrap_or(0);
+            let err = |message: String| {
+                let (line, column) = line_and_column(text, anchor);
+                ConfigError::Invalid {
+                    path: path.to_owned(),
+                    line,
+                    column,
+                    message: with_source_line(
+                        &format!("alert {:?}: {message}", alert.name),
+                        text,
+                        line,
+                    ),
+                }
+            };
+            if let Err(problem) = crate::notify::check_sink(alert) {
+                return Err(err(problem));
+            }
+            if !names.insert(alert.name.as_str()) {
+                return Err(err("another [[alert]] has this name".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Byte offset of the `index`-th `[[alert]]` header, if the text has it.
+fn nth_alert_offset(text: &str, index: usize) -> Option<usize> {
+    text.match_indices("[[alert]]").nth(index).map(|(o, _)| o)
 }
 
 /// The message, then the offending line of the file, so the reader sees the key at fault.
@@ -520,6 +703,20 @@ mod tests {
         .unwrap();
         assert_eq!(c.schedule.age_curve.len(), 2);
         assert_eq!(c.schedule.watch_for, Some(Duration::from_secs(90 * 86400)));
+    }
+
+    #[test]
+    fn example_alert_sinks_parse_when_uncommented() {
+        let start = EXAMPLE.find("# [[alert]]").expect("an alert example");
+        let uncommented: String = EXAMPLE[start..]
+            .lines()
+            .filter(|l| l.starts_with("# ") && !l.starts_with("#  "))
+            .map(|l| format!("{}\n", &l[2..]))
+            .filter(|l| l.starts_with("[[alert]]") || l.contains(" = "))
+            .collect();
+        let config = parse(&uncommented).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+        let kinds: Vec<&str> = config.alerts.iter().map(|a| a.kind.as_str()).collect();
+        assert_eq!(kinds, ["webhook", "slack", "email", "command"]);
     }
 
     #[test]

@@ -88,6 +88,7 @@ pub async fn run(
     let watchdog = spawn_watchdog(shutdown.clone());
     systemd_notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(db = %db_path.display(), "stet daemon started");
+    let notifier = crate::notify::spawn(config.clone(), db_path.clone(), shutdown.clone());
 
     while !shutdown.is_cancelled() {
         if let Err(e) = poll_due_feeds(&checker, &config, &db_path, &shutdown).await {
@@ -131,6 +132,7 @@ pub async fn run(
                             feeds = new.feed_entries.len(),
                             "configuration reloaded"
                         );
+                        notifier.reload(&new);
                         config = new;
                         checker = new_checker;
                     }
@@ -146,6 +148,7 @@ pub async fn run(
     }
     systemd_notify(&[sd_notify::NotifyState::Stopping]);
     watchdog.abort();
+    notifier.stopped().await;
     tracing::info!("stet daemon stopped");
     Ok(())
 }

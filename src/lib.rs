@@ -15,6 +15,7 @@
 //! - [`feeds`]: RSS, Atom and sitemaps discover article URLs (untrusted input).
 //! - [`check`]: one pass: fetch, extract, classify, record, concurrently and politely.
 //! - [`scheduler`]: when each watch is next due (cron, jitter, backoff, age). Pure.
+//! - [`notify`]: alerts: delivering the durable outbox to webhooks, chat, e-mail and programs.
 //! - [`verify`]: re-computes every stored hash and the ledger chain; names each failing row.
 //! - [`warc`]: WARC 1.1 records for stored versions. Pure.
 //! - [`daemon`]: the long-running service loop and its shutdown.
@@ -32,6 +33,7 @@ pub mod fetch;
 pub mod fingerprint;
 pub mod ledger;
 pub mod model;
+pub mod notify;
 pub mod polite;
 pub mod scheduler;
 pub mod store;

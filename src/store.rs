@@ -24,12 +24,15 @@ use crate::ledger::{EntryBody, EntryKind};
 use crate::model::{
     BodyHash, CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchId, WatchStatus,
 };
+use crate::notify::AlertRoute;
 
 /// The schema, one plain SQL file per step, applied in order.
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_archive.sql"),
     include_str!("../migrations/0002_schedule_feeds.sql"),
     include_str!("../migrations/0004_ledger.sql"),
+    // After 0004: archives made before alerts existed have already applied 0004 as step 3.
+    include_str!("../migrations/0003_outbox.sql"),
 ];
 
 /// The index in [`MIGRATIONS`] of `0004_ledger.sql`, which also writes the entries of the rows an
@@ -65,8 +68,13 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+mod outbox;
+pub use outbox::{AlertCount, DueAlert, OutboxRow};
+
 pub struct Store {
     conn: Connection,
+    /// The alert sinks whose outbox rows [`Batch::record`] writes with each event.
+    alert_routes: Vec<AlertRoute>,
 }
 
 /// A watch as the list shows it.
@@ -245,7 +253,16 @@ impl Store {
                 path: display.clone(),
                 source,
             })?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            alert_routes: Vec::new(),
+        })
+    }
+
+    /// Sets the alert sinks: every event recorded from now on queues one outbox row per sink
+    /// that wants it, in the event's own transaction.
+    pub fn set_alert_routes(&mut self, routes: Vec<AlertRoute>) {
+        self.alert_routes = routes;
     }
 
     /// The number of migrations applied to this database.
@@ -605,7 +622,11 @@ impl Store {
     /// Starts a transaction in which check outcomes are classified and recorded together.
     pub fn batch(&mut self) -> Result<Batch<'_>> {
         Ok(Batch {
-            tx: self.write_transaction()?,
+            // As `write_transaction`, borrowing only the connection.
+            tx: self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?,
+            alert_routes: &self.alert_routes,
         })
     }
 
@@ -707,6 +728,7 @@ impl Store {
 /// One open transaction of check outcomes. Dropped without [`Batch::commit`], it rolls back.
 pub struct Batch<'a> {
     tx: Transaction<'a>,
+    alert_routes: &'a [AlertRoute],
 }
 
 impl Batch<'_> {
@@ -851,6 +873,7 @@ impl Batch<'_> {
                     d.detail,
                 ],
             )?;
+            let event_id = tx.last_insert_rowid();
             if let Some(kind) = EntryKind::of_event(d.kind) {
                 ledger::append(
                     tx,
@@ -862,9 +885,10 @@ impl Batch<'_> {
                         content_hash: None,
                         body_hash: None,
                     },
-                    tx.last_insert_rowid(),
+                    event_id,
                 )?;
             }
+            outbox::enqueue(tx, self.alert_routes, event_id, rec.at)?;
         }
         let folded = d.kind == CheckKind::Unchanged
             && tx.execute(

@@ -21,6 +21,10 @@ pub struct CheckArgs {
     /// Print unchanged articles too (they are only counted by default).
     #[arg(long)]
     pub all: bool,
+    /// Leave queued alerts for the daemon or `stet alerts deliver` instead of sending them at
+    /// the end of the pass.
+    #[arg(long)]
+    pub no_alerts: bool,
 }
 
 pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
@@ -59,6 +63,8 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
     });
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
+    // Ctrl-C during the pass also means: no alert delivery afterwards.
+    let interrupted = shutdown.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             on_signal.cancel();
@@ -85,6 +91,18 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
+    let alerts = if args.no_alerts || interrupted.is_cancelled() {
+        None
+    } else {
+        // Alerts never fail a pass: what cannot be sent now stays queued.
+        match crate::notify::deliver_round(&ctx.config, &ctx.db_path, &interrupted).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "alerts were not delivered; they stay queued");
+                None
+            }
+        }
+    };
     if !json {
         let mut counts: Vec<_> = summary.by_kind.iter().collect();
         counts.sort();
@@ -105,6 +123,9 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
                 )
             )
         );
+        if let Some(s) = alerts.as_ref().filter(|s| !s.is_empty()) {
+            say!("{}", super::alerts::describe(s));
+        }
     }
     Ok(exit::OK)
 }

@@ -3,6 +3,7 @@
 //! Owns what the user types and sees; each verb lives in its own module and calls the library.
 //! Raw flags are parsed by clap, then turned into validated values here.
 
+mod alerts;
 mod check;
 mod config_cmd;
 mod demo;
@@ -159,6 +160,9 @@ pub enum Command {
     /// Print the commented example configuration, or check a configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Show, retry or deliver the alerts queued for the sinks of the config (alert entries).
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -264,6 +268,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Ledger(cmd) => ledger_cmd::run(&ctx, &cmd).await,
         Command::Export(args) => export::export(&ctx, &args),
         Command::Import(args) => export::import(&ctx, &args),
+        Command::Alerts(cmd) => alerts::run(&ctx, &cmd).await,
         Command::Demo(_) | Command::Config(_) | Command::Extract(_) => {
             unreachable!("handled above")
         }

@@ -1,5 +1,6 @@
 //! stet's integration tests: the real binary against real local servers and real SQLite files.
 
+mod alerts;
 mod cli;
 mod detection;
 mod ledger;
