@@ -51,6 +51,8 @@ fn main() -> anyhow::Result<()> {
                 canonical_text: fp.canonical_text.clone(),
                 content_hash: fp.content_hash,
                 loose_hash: fp.loose_hash,
+                packed: None,
+                text_zstd: None,
             };
             let next = WatchState {
                 status: WatchStatus::Live,

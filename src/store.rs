@@ -30,12 +30,11 @@ use crate::notify::AlertRoute;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_archive.sql"),
     include_str!("../migrations/0002_schedule_feeds.sql"),
-    include_str!("../migrations/0004_ledger.sql"),
-    // After 0004: archives made before alerts existed have already applied 0004 as step 3.
-    include_str!("../migrations/0003_outbox.sql"),
+    include_str!("../migrations/0003_ledger.sql"),
+    include_str!("../migrations/0004_outbox.sql"),
 ];
 
-/// The index in [`MIGRATIONS`] of `0004_ledger.sql`, which also writes the entries of the rows an
+/// The index in [`MIGRATIONS`] of `0003_ledger.sql`, which also writes the entries of the rows an
 /// archive already holds.
 const LEDGER_MIGRATION: usize = 2;
 

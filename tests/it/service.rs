@@ -121,7 +121,7 @@ fn the_daemon_catches_edits_confirms_deletions_early_and_ignores_outages() {
     let urls: Vec<String> = [edit, gone, flaky].iter().map(|p| site.url(p)).collect();
     stet.watch(&urls);
     let daemon = Daemon::start(&stet);
-    eventually(&daemon, Duration::from_secs(20), || {
+    eventually(&daemon, Duration::from_secs(60), || {
         urls.iter()
             .all(|u| event_kinds(&stet, u) == ["captured"])
             .then_some(())
@@ -138,13 +138,13 @@ fn the_daemon_catches_edits_confirms_deletions_early_and_ignores_outages() {
     site.set(gone, Route::status(404, "<h1>Not found</h1>"));
     site.set(flaky, Route::status(503, "<h1>Busy</h1>"));
 
-    eventually(&daemon, Duration::from_secs(30), || {
+    eventually(&daemon, Duration::from_secs(60), || {
         (event_kinds(&stet, &urls[0]) == ["captured", "edited"]).then_some(())
     });
     let h = history(&stet, &urls[0]);
     assert_eq!(h["versions"].as_array().unwrap().len(), 2);
 
-    let deleted = eventually(&daemon, Duration::from_secs(30), || {
+    let deleted = eventually(&daemon, Duration::from_secs(60), || {
         let h = history(&stet, &urls[1]);
         let checks = h["checks"].as_array()?.clone();
         let missing = checks.iter().find(|c| c["kind"] == "missing")?;
@@ -193,7 +193,7 @@ fn sigterm_mid_pass_exits_promptly_with_a_consistent_database() {
     }
     stet.watch(&urls);
     let mut daemon = Daemon::start(&stet);
-    eventually(&daemon, Duration::from_secs(20), || {
+    eventually(&daemon, Duration::from_secs(60), || {
         let n = json_lines(&stet.ok(&["watch", "list", "--json"]))
             .iter()
             .filter(|w| w["versions"].as_i64() == Some(1))
@@ -229,7 +229,7 @@ fn sighup_picks_up_a_new_watch_and_a_second_daemon_is_refused() {
     site.set("/two", Route::html(article_page("Two", PARAS)));
     let stet = Stet::new("", &format!("[[watch]]\nurl = \"{}\"", site.url("/one")));
     let daemon = Daemon::start(&stet);
-    eventually(&daemon, Duration::from_secs(20), || {
+    eventually(&daemon, Duration::from_secs(60), || {
         (event_kinds(&stet, &site.url("/one")) == ["captured"]).then_some(())
     });
 
@@ -245,7 +245,7 @@ fn sighup_picks_up_a_new_watch_and_a_second_daemon_is_refused() {
     )
     .unwrap();
     daemon.signal("-HUP");
-    eventually(&daemon, Duration::from_secs(20), || {
+    eventually(&daemon, Duration::from_secs(60), || {
         (event_kinds(&stet, &site.url("/two")) == ["captured"]).then_some(())
     });
     assert!(
