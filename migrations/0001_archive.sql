@@ -52,13 +52,17 @@ CREATE INDEX versions_by_content ON versions (watch_id, content_hash);
 
 -- What each check saw. Consecutive `unchanged` checks of the same version are folded into one
 -- row (first_at, last_at, count).
+-- (The store folds an unchanged check into the row of the check it confirms.)
 CREATE TABLE checks (
     id          INTEGER PRIMARY KEY,
     watch_id    INTEGER NOT NULL REFERENCES watches(id),
     kind        TEXT NOT NULL,
     first_at    TEXT NOT NULL,
     last_at     TEXT NOT NULL,
-    count       INTEGER NOT NULL DEFAULT 1,
+    -- checks in the run. Written as a REAL, which takes 8 bytes whatever its value: SQLite
+    -- stores small integers in fewer bytes (0 and 1 in none), so an integer count would grow
+    -- the row, and the file, on the first unchanged check after every capture.
+    count       NOT NULL DEFAULT 1.0,
     http_status INTEGER,
     version_seq INTEGER,
     detail      TEXT

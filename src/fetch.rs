@@ -356,60 +356,41 @@ impl Fetcher {
             etag: header_str(header::ETAG),
             last_modified: header_str(header::LAST_MODIFIED),
         };
-        if status == 304 {
-            return Ok(Response {
-                status,
-                final_url,
-                content_type,
-                validators,
-                payload: Payload::NotModified,
-                elapsed: started.elapsed(),
-                retry_after,
-            });
-        }
         let limit = self.max_body_bytes;
-        if response.content_length().is_some_and(|len| len > limit) {
-            return Ok(Response {
-                status,
-                final_url,
-                content_type,
-                validators,
-                payload: Payload::TooLarge { limit },
-                elapsed: started.elapsed(),
-                retry_after,
-            });
-        }
-        let mut body = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() as u64 + chunk.len() as u64 > limit {
-                        // Dropping the response closes the connection: an endless body stops here.
-                        return Ok(Response {
-                            status,
-                            final_url,
-                            content_type,
-                            validators,
-                            payload: Payload::TooLarge { limit },
-                            elapsed: started.elapsed(),
-                            retry_after,
-                        });
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) => return Err(FetchError::from_reqwest(&e, true)),
-            }
-        }
+        let payload = if status == 304 {
+            Payload::NotModified
+        } else if response.content_length().is_some_and(|len| len > limit) {
+            Payload::TooLarge { limit }
+        } else {
+            read_capped(&mut response, limit).await?
+        };
         Ok(Response {
             status,
             final_url,
             content_type,
             validators,
-            payload: Payload::Body(body),
+            payload,
             elapsed: started.elapsed(),
             retry_after,
         })
+    }
+}
+
+/// Reads a body up to `limit` bytes. Past it, the response is dropped, which closes the
+/// connection: an endless body stops there.
+async fn read_capped(response: &mut reqwest::Response, limit: u64) -> Result<Payload, FetchError> {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() as u64 + chunk.len() as u64 > limit {
+                    return Ok(Payload::TooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(Payload::Body(body)),
+            Err(e) => return Err(FetchError::from_reqwest(&e, true)),
+        }
     }
 }
 

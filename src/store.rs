@@ -692,7 +692,7 @@ impl Store {
 
     pub fn checks(&self, watch: WatchId) -> Result<Vec<CheckRow>> {
         let mut stmt = self.conn.prepare(
-            "SELECT kind, first_at, last_at, count, http_status, version_seq, detail
+            "SELECT kind, first_at, last_at, CAST(count AS INTEGER), http_status, version_seq, detail
              FROM checks WHERE watch_id = ?1 ORDER BY id",
         )?;
         let rows = stmt.query_map([watch.0], |r| {
@@ -891,7 +891,7 @@ impl Batch<'_> {
         }
         let folded = d.kind == CheckKind::Unchanged
             && tx.execute(
-                "UPDATE checks SET last_at = ?2, count = count + 1, http_status = ?3
+                "UPDATE checks SET last_at = ?2, count = count + 1.0, http_status = ?3
                  WHERE id = (SELECT max(id) FROM checks WHERE watch_id = ?1)
                    AND kind IN ('captured', 'edited', 'restored', 'unchanged')
                    AND version_seq IS ?4",
@@ -899,8 +899,8 @@ impl Batch<'_> {
             )? > 0;
         if !folded {
             tx.execute(
-                "INSERT INTO checks (watch_id, kind, first_at, last_at, http_status, version_seq, detail)
-                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+                "INSERT INTO checks (watch_id, kind, first_at, last_at, count, http_status, version_seq, detail)
+                 VALUES (?1, ?2, ?3, ?3, 1.0, ?4, ?5, ?6)",
                 params![watch, d.kind.as_str(), rec.at, rec.http_status, version_seq, d.detail],
             )?;
         }

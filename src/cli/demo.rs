@@ -13,7 +13,7 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use super::exit;
-use super::output::{self, BOLD, DIM, GREEN, GREEN_EMPH, RED, RED_EMPH, kind_style, paint};
+use super::output::{self, BOLD, DIM, kind_style, paint};
 use crate::check::{CheckReport, run_pass};
 use crate::config::Config;
 use crate::diff::{LineTag, diff};
@@ -269,18 +269,8 @@ fn print_change(db_path: &std::path::Path, url: &str, to: VersionSeq) -> anyhow:
         return Ok(());
     };
     for hunk in diff(&old.text, &new.text, 0).hunks {
-        for line in hunk.lines {
-            let (sign, base, emph) = match line.tag {
-                LineTag::Equal => continue,
-                LineTag::Delete => ("-", RED, RED_EMPH),
-                LineTag::Insert => ("+", GREEN, GREEN_EMPH),
-            };
-            let body: String = line
-                .segments
-                .iter()
-                .map(|s| paint(if s.changed { emph } else { base }, &s.text))
-                .collect();
-            say!("     {}{}", paint(base, sign), body);
+        for line in hunk.lines.iter().filter(|l| l.tag != LineTag::Equal) {
+            say!("     {}", output::diff_line(line));
         }
     }
     Ok(())

@@ -2,9 +2,9 @@
 
 use clap::Args;
 
-use super::output::{self, BOLD, DIM, GREEN, GREEN_EMPH, RED, RED_EMPH, paint};
+use super::output::{self, BOLD, DIM, GREEN, RED, paint};
 use super::{Context, ExitError, exit};
-use crate::diff::{LineTag, diff, unified};
+use crate::diff::{diff, unified};
 use crate::model::VersionSeq;
 use crate::say;
 
@@ -87,17 +87,7 @@ pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<u8> {
         let at = first.and_then(|l| l.new_line.or(l.old_line)).unwrap_or(1);
         say!("{}", paint(DIM, format!("@@ paragraph {at} @@")));
         for line in &hunk.lines {
-            let (sign, base, emph) = match line.tag {
-                LineTag::Equal => (" ", DIM, DIM),
-                LineTag::Delete => ("-", RED, RED_EMPH),
-                LineTag::Insert => ("+", GREEN, GREEN_EMPH),
-            };
-            let body: String = line
-                .segments
-                .iter()
-                .map(|s| paint(if s.changed { emph } else { base }, &s.text))
-                .collect();
-            say!("{}{}", paint(base, sign), body);
+            say!("{}", output::diff_line(line));
         }
     }
     say!(

@@ -59,6 +59,23 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     t.to_string()
 }
 
+/// One diff line as a person reads it on a terminal: the sign, the paragraph, and its changed
+/// words emphasised (red for removed, green for added, dim for context).
+pub fn diff_line(line: &crate::diff::Line) -> String {
+    use crate::diff::LineTag;
+    let (sign, base, emph) = match line.tag {
+        LineTag::Equal => (" ", DIM, DIM),
+        LineTag::Delete => ("-", RED, RED_EMPH),
+        LineTag::Insert => ("+", GREEN, GREEN_EMPH),
+    };
+    let body: String = line
+        .segments
+        .iter()
+        .map(|s| paint(if s.changed { emph } else { base }, &s.text))
+        .collect();
+    format!("{}{body}", paint(base, sign))
+}
+
 /// Prints `value` as one line of JSON.
 pub fn json_line(value: &impl Serialize) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
