@@ -246,12 +246,26 @@ impl Store {
                 })
                 .collect(),
         );
-        migrations
-            .to_latest(&mut conn)
-            .map_err(|source| StoreError::Migrate {
-                path: display.clone(),
-                source,
-            })?;
+        // Two processes opening a new archive at once (the daemon and a CLI command) both see
+        // it unmigrated; the one that loses the race fails inside its transaction, which rolls
+        // back. It then finds the schema up to date, or tries again.
+        let mut attempt = 0;
+        while let Err(source) = migrations.to_latest(&mut conn) {
+            let current: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap_or(0);
+            if current == MIGRATIONS.len() as i64 {
+                break;
+            }
+            attempt += 1;
+            if attempt >= 5 {
+                return Err(StoreError::Migrate {
+                    path: display.clone(),
+                    source,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100 * attempt));
+        }
         Ok(Self {
             conn,
             alert_routes: Vec::new(),

@@ -308,3 +308,30 @@ fn the_raw_body_is_kept_byte_for_byte() {
     assert!(out.status.success());
     assert_eq!(out.stdout, page.as_bytes());
 }
+
+#[test]
+fn processes_opening_a_new_archive_at_once_all_succeed() {
+    // The daemon and a CLI command racing to create the schema of a new database once made the
+    // loser fail with "table watches already exists".
+    for _ in 0..3 {
+        let stet = Stet::new("", "");
+        let children: Vec<_> = (0..6)
+            .map(|_| {
+                stet.command()
+                    .args(["watch", "list", "--json"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
