@@ -278,13 +278,6 @@ impl Store {
         self.alert_routes = routes;
     }
 
-    /// The number of migrations applied to this database.
-    pub fn schema_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
-    }
-
     /// Adds a watch, or re-activates one that was removed. Returns the id and whether anything
     /// changed.
     pub fn add_watch(&mut self, url: &str, origin: &str, at: &str) -> Result<(WatchId, bool)> {
@@ -484,15 +477,6 @@ impl Store {
         Ok(())
     }
 
-    /// Makes a watch due now (used when it is added or its options change).
-    pub fn make_due(&mut self, url: &str) -> Result<()> {
-        self.conn.execute(
-            "UPDATE watches SET next_check_at = NULL WHERE url = ?1",
-            [url],
-        )?;
-        Ok(())
-    }
-
     /// Adds an article URL found in a feed. Returns whether it is new.
     pub fn add_feed_watch(&mut self, url: &str, feed_id: i64, at: &str) -> Result<bool> {
         let (id, added) = self.add_watch(url, "feed", at)?;
@@ -676,12 +660,8 @@ impl Store {
         let Some((meta, compressed)) = row else {
             return Ok(None);
         };
-        let text = zstd::decode_all(compressed.as_slice())
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("version {} text does not decompress", meta.seq))
-            })?;
+        let text = decompress_text(&compressed)
+            .map_err(|why| StoreError::Corrupt(format!("version {} text: {why}", meta.seq)))?;
         Ok(Some(Version { meta, text }))
     }
 
@@ -1012,6 +992,13 @@ impl PackedBody {
 fn compress(bytes: &[u8]) -> Result<Vec<u8>> {
     zstd::bulk::compress(bytes, ZSTD_LEVEL)
         .map_err(|e| StoreError::Corrupt(format!("cannot compress: {e}")))
+}
+
+/// A version's stored text, or why it cannot be read back.
+pub(crate) fn decompress_text(compressed: &[u8]) -> std::result::Result<String, String> {
+    let bytes =
+        zstd::decode_all(compressed).map_err(|e| format!("the text does not decompress: {e}"))?;
+    String::from_utf8(bytes).map_err(|_| "the text is not UTF-8".to_string())
 }
 
 /// Compresses a version's canonical text for storage.

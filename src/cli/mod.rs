@@ -180,13 +180,7 @@ pub struct Context {
 
 impl Context {
     fn load(cli: &Cli) -> anyhow::Result<Self> {
-        let mut config = match &cli.config {
-            Some(path) => Config::load(path)?,
-            None => Config::default(),
-        };
-        if let Some(db) = &cli.db {
-            config.storage.path = db.clone();
-        }
+        let config = config_source(cli).load()?;
         let db_path = config.storage.path.clone();
         Ok(Self {
             config,
@@ -238,6 +232,15 @@ impl Context {
     }
 }
 
+/// Where the configuration comes from: the file named by `--config` (or defaults), with
+/// `--db` over it. The daemon keeps it to read the file again on reload.
+fn config_source(cli: &Cli) -> crate::daemon::ConfigSource {
+    crate::daemon::ConfigSource {
+        path: cli.config.clone(),
+        db_override: cli.db.clone(),
+    }
+}
+
 /// Runs the parsed command line; returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     if let Command::Demo(args) = &cli.command {
@@ -250,14 +253,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         return config_cmd::run(cmd, cli.config.as_deref(), cli.json);
     }
     let ctx = Context::load(&cli)?;
+    let source = config_source(&cli);
     match cli.command {
-        Command::Run(args) => {
-            let source = crate::daemon::ConfigSource {
-                path: cli.config.clone(),
-                db_override: cli.db.clone(),
-            };
-            run::run(&ctx, &args, source).await
-        }
+        Command::Run(args) => run::run(&ctx, &args, source).await,
         Command::Check(args) => check::run(&ctx, &args).await,
         Command::Watch(cmd) => watch::run(&ctx, &cmd),
         Command::Feed(cmd) => feed::run(&ctx, &cmd).await,

@@ -7,7 +7,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use zstd::bulk::Decompressor;
 
-use super::{Result, Store, StoreError, ZSTD_LEVEL, decompress, insert_blob};
+use super::{Result, Store, StoreError, ZSTD_LEVEL, decompress, decompress_text, insert_blob};
 use crate::ledger::{
     Entry, EntryBody, EntryKind, ExportEvent, ExportLine, ExportVersion, ExportWatch, Head,
 };
@@ -280,16 +280,12 @@ impl Store {
         while let Some(r) = rows.next()? {
             let compressed: Vec<u8> = r.get(7)?;
             buffer.clear();
-            let decoded = match dctx.decompress_to_buffer(&compressed, &mut buffer) {
-                Ok(_) => Ok(buffer.clone()),
+            let text = match dctx.decompress_to_buffer(&compressed, &mut buffer) {
+                Ok(_) => String::from_utf8(buffer.clone())
+                    .map_err(|_| "the text is not UTF-8".to_string()),
                 // Larger than the buffer, or broken: the streaming path tells which.
-                Err(_) => zstd::decode_all(compressed.as_slice()),
+                Err(_) => decompress_text(&compressed),
             };
-            let text = decoded
-                .map_err(|e| format!("the text does not decompress: {e}"))
-                .and_then(|b| {
-                    String::from_utf8(b).map_err(|_| "the text is not UTF-8".to_string())
-                });
             f(VersionRow {
                 id: r.get(0)?,
                 url: r.get(1)?,
@@ -408,10 +404,8 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt(format!("versions row {id} is missing")))?;
         let ((seq, captured_at, content_hash, loose_hash, body_hash, http_status), rest) = row;
         let (final_url, title, byline, published, modified, canonical_url, text_zstd) = rest;
-        let text = zstd::decode_all(text_zstd.as_slice())
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| StoreError::Corrupt(format!("versions row {id}: bad text")))?;
+        let text = decompress_text(&text_zstd)
+            .map_err(|why| StoreError::Corrupt(format!("versions row {id}: {why}")))?;
         let body = self
             .blob(&body_hash)?
             .ok_or_else(|| StoreError::Corrupt(format!("blob {body_hash} is missing")))?;
