@@ -89,16 +89,16 @@ pub async fn run(
     systemd_notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(db = %db_path.display(), "stet daemon started");
     let notifier = crate::notify::spawn(config.clone(), db_path.clone(), shutdown.clone());
+    // One read connection for the loop's questions (what is due, and when next); passes and
+    // feed polls write through their own.
+    let reader = Store::open(&db_path)?;
 
     while !shutdown.is_cancelled() {
-        if let Err(e) = poll_due_feeds(&checker, &config, &db_path, &shutdown).await {
+        if let Err(e) = poll_due_feeds(&checker, &config, &db_path, &reader, &shutdown).await {
             tracing::error!(error = %format!("{e:#}"), "feed polling failed");
         }
         let batch = (config.fetch.concurrency * 16).max(64);
-        let due = {
-            let store = Store::open(&db_path)?;
-            store.due_targets(&now_rfc3339(), batch)?
-        };
+        let due = reader.due_targets(&now_rfc3339(), batch)?;
         if !due.is_empty() {
             let count = due.len();
             let started = std::time::Instant::now();
@@ -116,7 +116,7 @@ pub async fn run(
             }
             continue;
         }
-        let wait = time_until_next_due(&db_path).unwrap_or(MAX_IDLE);
+        let wait = time_until_next_due(&reader).unwrap_or(MAX_IDLE);
         if idle(&shutdown, &reload, wait).await == Wake::Reload {
             match source.load() {
                 Ok(new) if new.storage.path != db_path => tracing::error!(
@@ -169,8 +169,7 @@ async fn idle(shutdown: &CancellationToken, reload: &Notify, wait: Duration) -> 
 }
 
 /// How long until the next watch or feed is due, at most [`MAX_IDLE`].
-fn time_until_next_due(db_path: &Path) -> Option<Duration> {
-    let store = Store::open(db_path).ok()?;
+fn time_until_next_due(store: &Store) -> Option<Duration> {
     let next = [store.next_due_at().ok()?, store.next_feed_due_at().ok()?]
         .into_iter()
         .flatten()
@@ -186,9 +185,10 @@ async fn poll_due_feeds(
     checker: &Checker,
     config: &Config,
     db_path: &Path,
+    reader: &Store,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let due = Store::open(db_path)?.due_feeds(&now_rfc3339())?;
+    let due = reader.due_feeds(&now_rfc3339())?;
     for feed in due {
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
