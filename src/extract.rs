@@ -286,7 +286,7 @@ fn remove_furniture(doc: &Document) {
             doomed.push(*node);
         }
     }
-    remove_outermost(doomed);
+    remove_all(doomed);
 
     // Relative timestamps and engagement counts: find the text, then remove the largest
     // enclosing element (up to three levels) whose whole text is still only that.
@@ -330,12 +330,12 @@ fn remove_furniture(doc: &Document) {
             doomed.push(t);
         }
     }
-    remove_outermost(doomed);
+    remove_all(doomed);
 }
 
-fn remove_outermost(nodes: Vec<NodeRef>) {
+fn remove_all(nodes: Vec<NodeRef>) {
     for node in &nodes {
-        // A node whose ancestor is also doomed goes with it; removing it first is harmless.
+        // A node whose ancestor is also doomed goes with it; detaching it again is harmless.
         node.remove_from_parent();
     }
 }
