@@ -76,11 +76,14 @@ impl Politeness {
     /// seconds.
     pub async fn acquire(&self, url: &Url) -> Result<OwnedSemaphorePermit, Duration> {
         let host = self.host(url);
-        if let Some(until) = *host.paused_until.lock().expect("pause lock") {
+        let paused_until = *host.paused_until.lock().expect("pause lock");
+        if let Some(until) = paused_until {
             let now = Instant::now();
             if until > now + Duration::from_secs(5) {
                 return Err(until - now);
             }
+            // A short pause is simply waited out.
+            tokio::time::sleep_until(until).await;
         }
         let permit = host
             .slots
@@ -181,5 +184,15 @@ mod tests {
         assert!(polite.acquire(&url).await.is_err());
         tokio::time::advance(Duration::from_secs(61)).await;
         assert!(polite.acquire(&url).await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_short_pause_is_waited_out() {
+        let polite = Politeness::new(1, Duration::ZERO, "stet");
+        let url = Url::parse("http://a.example/x").unwrap();
+        polite.pause(&url, Duration::from_secs(3));
+        let start = Instant::now();
+        assert!(polite.acquire(&url).await.is_ok());
+        assert_eq!(start.elapsed().as_secs(), 3);
     }
 }
