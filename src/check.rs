@@ -457,7 +457,11 @@ fn spawn_writer(
                     matches_earlier,
                     ..
                 } = &mut probe.observation
+                    && state
+                        .latest
+                        .is_some_and(|l| l.content_hash != *content_hash)
                 {
+                    // Only a changed text can be a return to an earlier one.
                     *matches_earlier = tx.earlier_match(probe.watch_id, content_hash)?;
                 }
                 let decision = classify::classify(&state, &probe.observation, &policy);
