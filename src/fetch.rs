@@ -73,8 +73,9 @@ pub enum Payload {
     TooLarge { limit: u64 },
 }
 
-/// A fetch that produced no usable response. Every variant is transient: none of them says the
-/// article is gone, so none may ever lead to a deletion.
+/// A fetch that produced no usable response. No variant says the article is gone, so none may
+/// ever lead to a deletion: all are transient, except `Refused` (an untrusted URL pointing
+/// inside the network), which stet itself declined to fetch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
     #[error("timed out")]
