@@ -18,7 +18,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use rusqlite_migration::{M, Migrations};
 use serde::Serialize;
 
-use crate::classify::{Decision, Latest, WatchState};
+use crate::classify::{Decision, Latest, Metadata, WatchState};
 use crate::fetch::Validators;
 use crate::ledger::{EntryBody, EntryKind};
 use crate::model::{
@@ -67,6 +67,7 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+mod deferred;
 mod outbox;
 pub use outbox::{AlertCount, DueAlert, OutboxRow};
 
@@ -735,7 +736,7 @@ impl Batch<'_> {
         let latest = self
             .tx
             .query_row(
-                "SELECT seq, content_hash, loose_hash FROM versions
+                "SELECT seq, content_hash, loose_hash, byline, published, modified FROM versions
                  WHERE watch_id = ?1 ORDER BY seq DESC LIMIT 1",
                 [watch.0],
                 |r| {
@@ -743,15 +744,21 @@ impl Batch<'_> {
                         r.get::<_, i64>(0)?,
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
+                        Metadata {
+                            byline: r.get(3)?,
+                            published: r.get(4)?,
+                            modified: r.get(5)?,
+                        },
                     ))
                 },
             )
             .optional()?
-            .map(|(seq, content, loose)| -> Result<Latest> {
+            .map(|(seq, content, loose, metadata)| -> Result<Latest> {
                 Ok(Latest {
                     seq: VersionSeq(seq),
                     content_hash: content.parse().map_err(StoreError::Corrupt)?,
                     loose_hash: loose.parse().map_err(StoreError::Corrupt)?,
+                    metadata,
                 })
             })
             .transpose()?;
