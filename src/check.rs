@@ -172,6 +172,17 @@ impl Checker {
         &self.polite
     }
 
+    /// A checker for the daemon: a slowed host's checks that would wait in its queue longer
+    /// than `pause_wait` are deferred to their turn instead, so that no pass waits on one slow
+    /// host while others are due.
+    pub fn for_daemon(config: &Config) -> anyhow::Result<Self> {
+        let mut checker = Self::new(config)?;
+        checker
+            .polite
+            .defer_slow_queues_after(config.politeness.pause_wait);
+        Ok(checker)
+    }
+
     /// Waits out a host's pause within a pass when it ends within `wait` (`check --wait`),
     /// instead of deferring the check.
     pub fn wait_pauses_up_to(&mut self, wait: Duration) {
@@ -296,8 +307,8 @@ impl Checker {
         loop {
             let permit = match self.polite.acquire(&url, self.pause_wait).await {
                 Ok(p) => p,
-                Err(wait) => {
-                    probe.defer(wait, &format!("the host asked to wait {}s", wait.as_secs()));
+                Err(busy) => {
+                    probe.defer(busy.wait(), &busy.to_string());
                     return probe;
                 }
             };
@@ -671,7 +682,7 @@ fn log_report(r: &CheckReport) {
         }
         CheckKind::Unchanged => tracing::debug!(url = %r.url, "unchanged"),
         CheckKind::Deferred => {
-            tracing::info!(url = %r.url, retry_at = ?r.retry_at, detail = ?r.detail, "check deferred")
+            tracing::debug!(url = %r.url, retry_at = ?r.retry_at, detail = ?r.detail, "check deferred")
         }
         kind => tracing::info!(
             url = %r.url,

@@ -289,7 +289,7 @@ async fn fetch_listing(
         .politeness()
         .acquire(&url, config.politeness.pause_wait)
         .await
-        .map_err(|wait| format!("deferred: the host asked to wait {}s", wait.as_secs()))?;
+        .map_err(|busy| format!("deferred: {busy}"))?;
     if feed.robots.unwrap_or(config.politeness.robots)
         && !checker.politeness().robots_allow(fetcher, &url).await
     {

@@ -65,6 +65,25 @@ pub enum Health {
     Throttled(Option<Duration>),
 }
 
+/// Why a request may not start now, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Busy {
+    /// The host asked for a pause (a 429's Retry-After) that lasts this much longer.
+    #[error("the host asked to wait {}s", .0.as_secs())]
+    Paused(Duration),
+    /// The host is slowed down and its queue is longer than the caller waits: come back then.
+    #[error("the host is slowed down; its next free turn is in {}s", .0.as_secs())]
+    Slowed(Duration),
+}
+
+impl Busy {
+    pub fn wait(self) -> Duration {
+        match self {
+            Self::Paused(d) | Self::Slowed(d) => d,
+        }
+    }
+}
+
 /// A request slot on a host and one of the global ones; dropping it frees both.
 #[derive(Debug)]
 pub struct HostPermit {
@@ -72,6 +91,18 @@ pub struct HostPermit {
     /// Held while the host is slowed: one request at a time.
     _lane: Option<OwnedSemaphorePermit>,
     _global: OwnedSemaphorePermit,
+    _queued: Option<Queued>,
+}
+
+/// Counts a request in its slowed host's queue until dropped.
+#[derive(Debug)]
+struct Queued(Arc<Host>);
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        let mut st = self.0.state.lock().expect("host state lock");
+        st.queued = st.queued.saturating_sub(1);
+    }
 }
 
 pub struct Politeness {
@@ -81,11 +112,16 @@ pub struct Politeness {
     per_host: usize,
     min_delay: Duration,
     slowdown: Slowdown,
+    /// When set, a request that would wait longer than this in a slowed host's queue is refused
+    /// with a time to come back (booked at the slowed pace) instead of waiting: the daemon's
+    /// passes then never wait on one slow host. `None`: wait (a CLI pass).
+    queue_budget: Option<Duration>,
     /// The product token matched against robots.txt groups ("stet").
     agent: String,
     hosts: Mutex<HashMap<String, Arc<Host>>>,
 }
 
+#[derive(Debug)]
 struct Host {
     slots: Arc<Semaphore>,
     /// One permit: a slowed host's requests queue here, one at a time.
@@ -97,8 +133,12 @@ struct Host {
     robots: tokio::sync::Mutex<Option<(Instant, Option<String>)>>,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct HostState {
+    /// Requests waiting for or holding the slowed host's lane.
+    queued: usize,
+    /// The latest time handed out to a request refused from the slowed queue.
+    booked: Option<Instant>,
     /// Retry-After of a 429: no request starts before this.
     paused_until: Option<Instant>,
     /// Slowed down until this time.
@@ -170,9 +210,16 @@ impl Politeness {
             per_host: per_host.max(1),
             min_delay,
             slowdown,
+            queue_budget: None,
             agent,
             hosts: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Refuses, rather than waits for, a place in a slowed host's queue that is more than
+    /// `budget` away; see [`Politeness::acquire`].
+    pub fn defer_slow_queues_after(&mut self, budget: Duration) {
+        self.queue_budget = Some(budget);
     }
 
     fn host(&self, url: &Url) -> Arc<Host> {
@@ -192,9 +239,12 @@ impl Politeness {
     }
 
     /// Waits for a free slot on the URL's host, then for a global one, then for the pacing delay
-    /// since the last request there (longer while the host is slowed). A pause the host asked for is waited out when it
-    /// ends within `max_wait`; otherwise `Err(remaining)` says how long it still lasts.
-    pub async fn acquire(&self, url: &Url, max_wait: Duration) -> Result<HostPermit, Duration> {
+    /// since the last request there (longer while the host is slowed). A pause the host asked
+    /// for is waited out when it ends within `max_wait`; otherwise `Err(remaining)` says how
+    /// long it still lasts. With a queue budget, a place in a slowed host's queue further away
+    /// than the budget is refused the same way, each refusal booking the next place at the
+    /// slowed pace, so that the refused checks come back one by one.
+    pub async fn acquire(&self, url: &Url, max_wait: Duration) -> Result<HostPermit, Busy> {
         let host = self.host(url);
         loop {
             let (pause, slow) = {
@@ -204,11 +254,28 @@ impl Politeness {
             };
             if let Some(left) = pause {
                 if left > max_wait {
-                    return Err(left);
+                    return Err(Busy::Paused(left));
                 }
                 tokio::time::sleep(left).await;
                 continue;
             }
+            let slow_pace = self.min_delay.max(self.slowdown.delay);
+            let queued = if slow {
+                let mut st = host.state.lock().expect("host state lock");
+                let now = Instant::now();
+                let ahead = slow_pace.saturating_mul(st.queued as u32);
+                if let Some(budget) = self.queue_budget
+                    && ahead > budget
+                {
+                    let base = st.booked.map_or(now + ahead, |b| b.max(now + ahead));
+                    st.booked = Some(base + slow_pace);
+                    return Err(Busy::Slowed(base - now));
+                }
+                st.queued += 1;
+                Some(Queued(host.clone()))
+            } else {
+                None
+            };
             // The lane before the slot, always in this order, so that no two requests wait for
             // each other's permit.
             let lane = if slow {
@@ -248,7 +315,7 @@ impl Politeness {
                 tokio::time::sleep_until(*next).await;
             }
             let delay = if lane.is_some() {
-                self.min_delay.max(self.slowdown.delay)
+                slow_pace
             } else {
                 self.min_delay
             };
@@ -257,6 +324,7 @@ impl Politeness {
                 _slot: slot,
                 _lane: lane,
                 _global: global,
+                _queued: queued,
             });
         }
     }
@@ -507,7 +575,7 @@ mod tests {
                 .acquire(&url("http://a.example/other"), NO_WAIT)
                 .await
                 .unwrap_err(),
-            Duration::from_secs(120),
+            Busy::Paused(Duration::from_secs(120)),
             "every URL of the host waits for the pause"
         );
         tokio::time::advance(Duration::from_secs(100)).await;
@@ -557,6 +625,46 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn with_a_queue_budget_a_slowed_hosts_queue_is_booked_not_waited_for() {
+        let mut polite = polite(4, 0);
+        polite.defer_slow_queues_after(Duration::from_secs(25));
+        let polite = Arc::new(polite);
+        let a = url("http://a.example/x");
+        polite.report(&a, Health::Throttled(None));
+        // Three places (10 s apart) fit in the 25 s budget; the next are booked 10 s apart.
+        let held: Vec<_> = (0..3)
+            .map(|_| {
+                let (polite, a) = (polite.clone(), a.clone());
+                tokio::spawn(async move {
+                    let p = polite.acquire(&a, NO_WAIT).await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    p.is_ok()
+                })
+            })
+            .collect();
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+        let refused: Vec<Duration> = [
+            polite.acquire(&a, NO_WAIT).await.unwrap_err().wait(),
+            polite.acquire(&a, NO_WAIT).await.unwrap_err().wait(),
+            polite.acquire(&a, NO_WAIT).await.unwrap_err().wait(),
+        ]
+        .into();
+        assert_eq!(
+            refused,
+            [30, 40, 50].map(Duration::from_secs),
+            "come back one by one at the slowed pace"
+        );
+        for h in held {
+            assert!(h.await.unwrap());
+        }
+        // The host is not slowed any more: nothing is refused.
+        tokio::time::advance(Duration::from_secs(301)).await;
+        assert!(polite.acquire(&a, NO_WAIT).await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_pause_that_arrives_while_a_request_queues_is_honoured() {
         let polite = Arc::new(polite(1, 0));
         let a = url("http://a.example/x");
@@ -568,6 +676,9 @@ mod tests {
         tokio::task::yield_now().await;
         polite.report(&a, Health::Throttled(Some(Duration::from_secs(60))));
         drop(first);
-        assert_eq!(queued.await.unwrap(), Err(Duration::from_secs(60)));
+        assert_eq!(
+            queued.await.unwrap(),
+            Err(Busy::Paused(Duration::from_secs(60)))
+        );
     }
 }

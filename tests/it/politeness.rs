@@ -265,3 +265,76 @@ fn what_a_throttled_host_would_not_serve_is_deferred_never_error_and_checked_aft
     }
     drop(daemon);
 }
+
+#[test]
+fn a_slowed_host_never_holds_the_daemon_back_from_another_host() {
+    let (slowed, slowed_urls) = slow_site(12);
+    let other = Site::start();
+    let mut other_urls = Vec::new();
+    for i in 0..5 {
+        let path = format!("/b/{i}");
+        other.set(
+            &path,
+            Route::html(article_page(&format!("Other {i}"), PARAS)),
+        );
+        other_urls.push(other.url(&path));
+    }
+    let stet = Stet::new(
+        "per_host = 4",
+        "[politeness]\nrobots = false\nmin_delay = \"0s\"\nslow_delay = \"3s\"\nslow_for = \"5m\"\n\
+         pause_wait = \"2s\"\n[schedule]\ndefault = \"every 2s\"\njitter = \"0s\"",
+    );
+    stet.watch(&slowed_urls);
+    stet.watch(&other_urls);
+    assert!(stet.check(&[]).iter().all(|r| kind(r) == "captured"));
+    slowed.clear_log();
+    other.clear_log();
+
+    // The slowed host's 12 checks at 3 s apart take 36 s; the other host's are due every 2 s.
+    slowed.throttle_next(1, Some(1));
+    let daemon = Daemon::start(&stet);
+    std::thread::sleep(Duration::from_secs(20));
+    let other_log = other.log();
+    let slowed_log = slowed.log();
+    drop(daemon);
+    let per_url: Vec<usize> = (0..5)
+        .map(|i| {
+            other_log
+                .iter()
+                .filter(|r| r.path == format!("/b/{i}"))
+                .count()
+        })
+        .collect();
+    let spacing = slowed_log
+        .iter()
+        .skip(1)
+        .filter(|r| r.status == 200)
+        .collect::<Vec<_>>()
+        .windows(2)
+        .map(|w| w[1].arrived - w[0].arrived)
+        .min();
+    eprintln!(
+        "in 20 s: the other host's 5 URLs checked {per_url:?} times; the slowed host answered \
+         {} requests, least spacing {spacing:?} (slow_delay 3s)",
+        slowed_log.len()
+    );
+    assert!(
+        per_url.iter().all(|n| *n >= 4),
+        "the other host is checked on schedule: {per_url:?}"
+    );
+    assert!(
+        slowed_log.len() >= 3,
+        "the slowed host is still checked: {slowed_log:?}"
+    );
+    for url in &slowed_urls {
+        let h = history(&stet, url);
+        assert!(
+            h["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["kind"] != "error"),
+            "{h}"
+        );
+    }
+}
