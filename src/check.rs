@@ -30,6 +30,11 @@ use crate::polite::{Health, Politeness};
 use crate::scheduler::{self, Cadence, DueInput, Next, SchedulePolicy};
 use crate::store::{Capture, CheckRecord, CheckTarget, ChunkIndex, PackedBody, Store};
 
+/// How many checks of a pass wait for their host at once, at most (each holds about 1.6 KB
+/// while it waits). Beyond it, a pass over more targets of one slowed host than this could
+/// hold back the others.
+const MAX_WAITING: usize = 4096;
+
 /// How many outcomes the writer commits in one transaction at most.
 const MAX_BATCH: usize = 64;
 
@@ -240,9 +245,9 @@ impl Checker {
                             }
                         }
                     })
-                    // Every target waits for its host first (`polite` then takes a global slot),
+                    // Targets wait for their host first (`polite` then takes a global slot),
                     // so a slowed or paused host never holds back the others.
-                    .buffer_unordered(total.max(1));
+                    .buffer_unordered(total.clamp(1, MAX_WAITING));
                 let mut probes = std::pin::pin!(probes);
                 while let Some(p) = probes.next().await {
                     let Some(p) = p else { continue };
@@ -692,5 +697,32 @@ fn log_report(r: &CheckReport) {
             detail = ?r.detail,
             "article {kind}"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every target of a pass waits in it at once (for its host's slot), so what one waiting
+    /// check holds must stay small: the fetch and extraction are boxed until they start.
+    #[tokio::test]
+    async fn a_waiting_check_holds_little_memory() {
+        let checker = Checker::new(&Config::default()).unwrap();
+        let target = CheckTarget {
+            id: WatchId(1),
+            url: "http://127.0.0.1:9/a".into(),
+            validators: Validators::default(),
+            latest_body_hash: None,
+            origin: "cli".into(),
+            schedule: None,
+            robots: None,
+            born: None,
+        };
+        let path = PathBuf::from("unused.db");
+        let probe = checker.probe(target, &path);
+        let size = std::mem::size_of_val(&probe);
+        eprintln!("a waiting check: {size} bytes");
+        assert!(size < 4096, "{size} bytes");
     }
 }
