@@ -67,7 +67,9 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+mod listing;
 mod outbox;
+pub use listing::WatchPage;
 pub use outbox::{AlertCount, DueAlert, OutboxRow};
 
 pub struct Store {
