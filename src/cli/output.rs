@@ -102,6 +102,15 @@ pub fn raw(bytes: &[u8]) -> anyhow::Result<()> {
     })
 }
 
+/// Prints text that may carry styles, through anstream, in one write (see [`say!`] for a line).
+pub fn styled(text: &str) {
+    let mut out = anstream::stdout();
+    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    if let Err(e) = written {
+        exit_if_closed(&e);
+    }
+}
+
 /// Ends the process quietly, with [`exit::CLOSED_STDOUT`], when `err` says the reader of stdout
 /// went away; returns otherwise.
 ///

@@ -115,20 +115,28 @@ fn list(ctx: &Context, all: bool, limit: Option<usize>, after: Option<&str>) -> 
         left -= page.len();
         printed += page.len();
         let full = page.len() == PAGE;
+        // One write per page: a line at a time costs a system call per watch.
         if ctx.json {
+            let mut out = Vec::with_capacity(page.len() * 256);
             for w in &page {
-                output::json_line(w)?;
+                serde_json::to_writer(&mut out, w)?;
+                out.push(b'\n');
             }
+            output::raw(&out)?;
         } else {
             let rows: Vec<[String; 6]> = page.iter().map(row).collect();
+            let mut out = String::with_capacity(page.len() * 160);
             let columns = table.get_or_insert_with(|| {
                 let columns = Columns::fitting(&rows);
-                say!("{}", columns.header());
+                out.push_str(&columns.header());
+                out.push('\n');
                 columns
             });
             for r in &rows {
-                say!("{}", columns.line(r));
+                out.push_str(&columns.line(r));
+                out.push('\n');
             }
+            output::styled(&out);
         }
         if !full {
             break;
