@@ -5,7 +5,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Stet, json_lines};
+use crate::site::{Route, Site};
+use crate::{PARAS, Stet, article_page, json_lines};
 
 /// Adds `n` watches straight into the archive's table (after `stet` created the schema): a
 /// large archive in a second, where `watch add` of each would take minutes.
@@ -260,4 +261,64 @@ fn an_empty_archive_says_how_to_add_something() {
         line.contains(&format!("stet --config {config} watch add URL")),
         "{line}"
     );
+}
+
+#[test]
+fn a_closed_stdout_ends_every_verb_quietly() {
+    let site = Site::start();
+    let stet = Stet::new("", "");
+    site.set("/a", Route::html(article_page("Bridge", PARAS)));
+    let url = site.url("/a");
+    stet.check_one(&url);
+    let edited: Vec<&str> = PARAS
+        .iter()
+        .map(|p| &p[..])
+        .chain(["A new paragraph."])
+        .collect();
+    site.set("/a", Route::html(article_page("Bridge", &edited)));
+    stet.check_one(&url);
+    let page = stet.dir.path().join("page.html");
+    std::fs::write(&page, article_page("Saved", PARAS)).unwrap();
+    let page = page.to_str().unwrap();
+    let verbs: &[&[&str]] = &[
+        &["watch", "list"],
+        &["watch", "list", "--json"],
+        &["feed", "list"],
+        &["check", "--all"],
+        &["check", "--all", "--json"],
+        &["history", &url],
+        &["history", &url, "--json"],
+        &["diff", &url],
+        &["show", &url],
+        &["show", &url, "--raw"],
+        &["show", &url, "--json"],
+        &["extract", page],
+        &["verify"],
+        &["ledger", "head"],
+        &["export", "--format", "jsonl"],
+        &["export", "--format", "warc"],
+        &["alerts", "list"],
+        &["config", "example"],
+        &["completions", "bash"],
+        &["man"],
+        &["demo"],
+    ];
+    for args in verbs {
+        // A pipe whose reader is gone before stet starts: its first write fails.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = stet
+            .command()
+            .args(*args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "",
+            "stet {args:?} prints nothing on stderr"
+        );
+        assert_eq!(out.status.code(), Some(141), "stet {args:?}");
+    }
 }
