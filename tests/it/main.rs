@@ -6,6 +6,7 @@ mod detection;
 mod ledger;
 mod lifecycle;
 mod metadata;
+mod pipes;
 mod politeness;
 mod robustness;
 mod service;
