@@ -8,8 +8,10 @@
 //! (the `ledger` submodule).
 
 mod ledger;
+mod proofs;
 
 pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
+pub use proofs::{StoredCheckpoint, WitnessState};
 
 use std::path::Path;
 use std::time::Duration;
@@ -20,7 +22,7 @@ use serde::Serialize;
 
 use crate::classify::{Decision, Latest, WatchState};
 use crate::fetch::Validators;
-use crate::ledger::{EntryBody, EntryKind};
+use crate::ledger::EntryKind;
 use crate::model::{
     BodyHash, CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchId, WatchStatus,
 };
@@ -32,7 +34,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_schedule_feeds.sql"),
     include_str!("../migrations/0003_ledger.sql"),
     include_str!("../migrations/0004_outbox.sql"),
+    include_str!("../migrations/0008_ledger_proofs.sql"),
 ];
+
+/// The index in [`MIGRATIONS`] of `0008_ledger_proofs.sql`, which also writes an attestation
+/// entry for every version and event an archive already holds.
+const PROOFS_MIGRATION: usize = MIGRATIONS.len() - 1;
 
 /// The index in [`MIGRATIONS`] of `0003_ledger.sql`, which also writes the entries of the rows an
 /// archive already holds.
@@ -242,6 +249,7 @@ impl Store {
                 .enumerate()
                 .map(|(i, sql)| match i {
                     LEDGER_MIGRATION => M::up_with_hook(sql, ledger::backfill),
+                    PROOFS_MIGRATION => M::up_with_hook(sql, proofs::attest),
                     _ => M::up(sql),
                 })
                 .collect(),
@@ -831,18 +839,7 @@ impl Batch<'_> {
                     text,
                 ],
             )?;
-            ledger::append(
-                tx,
-                EntryBody {
-                    kind: EntryKind::Version,
-                    url: watch_url(tx, watch)?,
-                    version: Some(VersionSeq(seq)),
-                    at: rec.at.to_string(),
-                    content_hash: Some(capture.content_hash),
-                    body_hash: Some(capture.body_hash),
-                },
-                tx.last_insert_rowid(),
-            )?;
+            proofs::append_version(tx, tx.last_insert_rowid())?;
             current = Some((seq, capture.content_hash));
         }
         let version_seq = current.map(|(s, _)| s);
@@ -867,20 +864,7 @@ impl Batch<'_> {
                 ],
             )?;
             let event_id = tx.last_insert_rowid();
-            if let Some(kind) = EntryKind::of_event(d.kind) {
-                ledger::append(
-                    tx,
-                    EntryBody {
-                        kind,
-                        url: watch_url(tx, watch)?,
-                        version: version_seq.map(VersionSeq),
-                        at: rec.at.to_string(),
-                        content_hash: None,
-                        body_hash: None,
-                    },
-                    event_id,
-                )?;
-            }
+            proofs::append_event(tx, event_id)?;
             outbox::enqueue(tx, self.alert_routes, event_id, rec.at)?;
         }
         let folded = d.kind == CheckKind::Unchanged
@@ -933,14 +917,6 @@ impl Batch<'_> {
     pub fn commit(self) -> Result<()> {
         Ok(self.tx.commit()?)
     }
-}
-
-fn watch_url(tx: &Transaction<'_>, watch: i64) -> Result<String> {
-    Ok(
-        tx.query_row("SELECT url FROM watches WHERE id = ?1", [watch], |r| {
-            r.get(0)
-        })?,
-    )
 }
 
 /// Content-defined chunk sizes: small enough that a site's shared template and an article's
