@@ -98,6 +98,19 @@ pub fn verify(store: &Store, against: Option<PublishedHead>) -> Result<Report, S
         }
     })?;
 
+    // 1b. Chunks: each one's recorded size is its bytes' (its bytes are checked through the
+    // blobs that hold it).
+    store.scan_chunk_sizes(|hash, size, actual| match actual {
+        Ok(n) if n as i64 == size => {}
+        Ok(n) => fail(
+            "chunks",
+            hash.to_string(),
+            "raw body chunk".into(),
+            format!("{n} bytes stored, size says {size}"),
+        ),
+        Err(e) => fail("chunks", hash.to_string(), "raw body chunk".into(), e),
+    })?;
+
     // 2. Versions: texts and the presence of their bodies.
     let mut versions: HashMap<i64, VersionFacts> = HashMap::new();
     store.scan_versions(|v| {

@@ -268,6 +268,31 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Calls `f` with every chunk's key, recorded size and actual uncompressed size (or why it
+    /// cannot be read).
+    pub fn scan_chunk_sizes(
+        &self,
+        mut f: impl FnMut(&str, i64, std::result::Result<u64, String>),
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT hash, size, data FROM chunks ORDER BY hash")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let hash: String = r.get(0)?;
+            let data = r.get_ref(2)?.as_blob().unwrap_or_default();
+            // The zstd frame header records the uncompressed size; decompress only without it.
+            let actual = match zstd::zstd_safe::get_frame_content_size(data) {
+                Ok(Some(n)) => Ok(n),
+                _ => zstd::decode_all(data)
+                    .map(|d| d.len() as u64)
+                    .map_err(|e| format!("does not decompress: {e}")),
+            };
+            f(&hash, r.get(1)?, actual);
+        }
+        Ok(())
+    }
+
     /// Stores a newly signed checkpoint; returns its id.
     pub fn save_checkpoint(
         &self,
