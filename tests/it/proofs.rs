@@ -957,3 +957,55 @@ print(json.dumps(out))
         assert!(out.contains("(not in the file)"), "{out}");
     }
 }
+
+#[test]
+fn the_daemon_publishes_a_checkpoint_on_its_schedule_only_when_the_ledger_grew() {
+    let (_site, stet, _url) = archive("");
+    let config = std::fs::read_to_string(stet.config_path()).unwrap();
+    std::fs::write(
+        stet.config_path(),
+        format!("{config}\n[ledger]\npublish = \"every 1s\"\n"),
+    )
+    .unwrap();
+    let mut child = Killed(
+        stet.command()
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let checkpoints = || -> Vec<(i64, String)> {
+        db(&stet.db_path())
+            .prepare("SELECT tree_size, note FROM checkpoints ORDER BY id")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .unwrap_or_default()
+    };
+    let start = std::time::Instant::now();
+    while checkpoints().is_empty() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "no checkpoint was published"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let published = checkpoints();
+    assert_eq!(published[0].0, 5);
+    assert!(published[0].1.starts_with(&format!("{NAME}\n5\n")));
+    // Three more turns of the schedule with nothing new: no new checkpoint.
+    std::thread::sleep(std::time::Duration::from_millis(3200));
+    assert_eq!(checkpoints().len(), 1);
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
