@@ -1009,3 +1009,73 @@ fn the_daemon_publishes_a_checkpoint_on_its_schedule_only_when_the_ledger_grew()
     let status = child.0.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn an_archive_from_before_metadata_entries_keeps_its_chain_and_is_covered_after_the_upgrade() {
+    let (_site, stet, _url) = archive("");
+    // Turn the archive into one written before entries carried metadata: v1 entries only, no
+    // meta column, no checkpoints, the schema of the migrations before 0008.
+    let conn = db(&stet.db_path());
+    conn.execute("UPDATE ledger SET meta = NULL", []).unwrap();
+    rechain_with_metadata(&conn);
+    let (entries, hash): (i64, String) = conn
+        .query_row(
+            "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let migrations: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    conn.execute_batch(&format!(
+        "ALTER TABLE ledger DROP COLUMN meta; DROP TABLE checkpoints; DROP TABLE witness_state;
+         PRAGMA user_version = {};",
+        migrations - 1
+    ))
+    .unwrap();
+    drop(conn);
+    let published = format!("{entries}:{hash}");
+    // The upgrade keeps every entry and appends one attestation per version and event.
+    let (code, report) = verify_db(&stet, &stet.db_path(), &["--against", &published]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["entries"], 9);
+    let kinds: Vec<String> = db(&stet.db_path())
+        .prepare("SELECT kind FROM ledger WHERE seq > 5 ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        kinds,
+        [
+            "attest:version",
+            "attest:event",
+            "attest:version",
+            "attest:event"
+        ]
+    );
+    // Their metadata is now covered: the title an old archive could not defend is caught.
+    let copy = copy_of(&stet, "upgraded");
+    db(&copy)
+        .execute(
+            "UPDATE versions SET title = 'Bridge to stay open' WHERE seq = 1",
+            [],
+        )
+        .unwrap();
+    let (code, report) = verify_db(&stet, &copy, &[]);
+    assert_eq!(code, 4, "{report:#}");
+    assert!(
+        report["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["table"] == "versions"
+                && f["reason"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("title is \"Bridge to stay open\"")),
+        "{report:#}"
+    );
+}
