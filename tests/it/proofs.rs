@@ -1079,3 +1079,52 @@ fn an_archive_from_before_metadata_entries_keeps_its_chain_and_is_covered_after_
         "{report:#}"
     );
 }
+
+#[test]
+fn the_documented_manual_check_of_a_proof_file_passes_and_fails_like_verify_proof() {
+    let (_site, stet, url) = archive("");
+    let dir = stet.dir.path();
+    let key = stet.ok(&["ledger", "key"]).trim().to_string();
+    let path = dir.join("v1.proof");
+    stet.ok(&[
+        "proof",
+        &url,
+        "--version",
+        "1",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/proof_check.py");
+    let run = |p: &Path| {
+        Command::new("python3")
+            .arg(&script)
+            .arg(p)
+            .arg(&key)
+            .output()
+            .unwrap()
+    };
+    let out = run(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ok: entry 2 (version)"), "{stdout}");
+    assert!(stdout.contains("Bridge to close"), "{stdout}");
+    // The checkpoint's size changed by one digit: the signature no longer verifies.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let bad = write(
+        dir,
+        "bad.proof",
+        text.replace(&format!("{NAME}\\n5\\n"), &format!("{NAME}\\n6\\n"))
+            .as_bytes(),
+    );
+    let out = run(&bad);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("signature"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
