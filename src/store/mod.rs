@@ -9,12 +9,14 @@
 //!
 //! One submodule per concern: `watches` (the watch list and due targets), `feeds` (feeds and
 //! their polls), `versions` (reading versions, events and checks), `batch` (recording check
-//! outcomes), `blobs` (chunk packing, compression, bodies), `ledger` and `outbox`.
+//! outcomes), `blobs` (chunk packing, compression, bodies), `listing` (the watch list by pages),
+//! `ledger` and `outbox`.
 
 mod batch;
 mod blobs;
 mod feeds;
 mod ledger;
+mod listing;
 mod outbox;
 mod proofs;
 mod versions;
@@ -25,6 +27,7 @@ pub use blobs::{ChunkIndex, PackedBody, compress_text};
 pub(crate) use blobs::{decompress_text, insert_blob};
 pub use feeds::FeedRow;
 pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
+pub use listing::WatchPage;
 pub use outbox::{AlertCount, DueAlert, OutboxRow};
 pub use proofs::{StoredCheckpoint, WitnessState};
 pub use versions::{CheckRow, EventRow, Version, VersionMeta};
