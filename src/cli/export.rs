@@ -187,9 +187,9 @@ impl WarcProofs {
 fn warc_proofs(ctx: &Context, store: &Store) -> anyhow::Result<Option<WarcProofs>> {
     let path = ctx.config.ledger.key_path(&ctx.db_path);
     if !path.exists() {
-        eprintln!(
-            "note: no signing key ({}): the WARC has no proof records (run `stet ledger keygen`)",
-            path.display()
+        tracing::info!(
+            key = %path.display(),
+            "no signing key: the WARC has no proof records (run `stet ledger keygen`)"
         );
         return Ok(None);
     }
