@@ -89,6 +89,9 @@ pub async fn run(
     systemd_notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(db = %db_path.display(), "stet daemon started");
     let notifier = crate::notify::spawn(config.clone(), db_path.clone(), shutdown.clone());
+    // Signed checkpoints on the `[ledger] publish` schedule (read at start, not on reload).
+    let publisher =
+        crate::publish::spawn_schedule(config.clone(), db_path.clone(), shutdown.clone());
     // One read connection for the loop's questions (what is due, and when next); passes and
     // feed polls write through their own.
     let reader = Store::open(&db_path)?;
@@ -157,6 +160,9 @@ pub async fn run(
     systemd_notify(&[sd_notify::NotifyState::Stopping]);
     watchdog.abort();
     notifier.stopped().await;
+    if let Some(p) = publisher {
+        let _ = p.await;
+    }
     tracing::info!("stet daemon stopped");
     Ok(())
 }

@@ -16,6 +16,7 @@ mod history;
 mod ledger_cmd;
 mod man;
 pub mod output;
+mod proof_cmd;
 mod run;
 mod show;
 mod verify;
@@ -159,9 +160,14 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Prove the archive is unaltered: re-compute every hash and the ledger chain.
     Verify(verify::VerifyArgs),
-    /// The tamper-evident ledger: print its head to publish elsewhere.
+    /// The tamper-evident ledger: its head and signed checkpoints, and the key that signs them.
     #[command(subcommand)]
     Ledger(ledger_cmd::LedgerCommand),
+    /// Write an offline proof of one stored version: a signed checkpoint, the ledger entry, its
+    /// inclusion proof, the text and the raw body, in one file.
+    Proof(proof_cmd::ProofArgs),
+    /// Check a file written by `stet proof`, with no database.
+    VerifyProof(proof_cmd::VerifyProofArgs),
     /// Export stored versions as WARC 1.1, or the whole archive with its ledger as JSON Lines.
     Export(export::ExportArgs),
     /// Load a JSON Lines export into a new, empty database, re-checking every ledger entry.
@@ -287,6 +293,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Show(args) => show::run(&ctx, &args),
         Command::Verify(args) => verify::run(&ctx, &args),
         Command::Ledger(cmd) => ledger_cmd::run(&ctx, &cmd).await,
+        Command::Proof(args) => proof_cmd::proof(&ctx, &args).await,
+        Command::VerifyProof(args) => proof_cmd::verify_proof(&ctx, &args),
         Command::Export(args) => export::export(&ctx, &args),
         Command::Import(args) => export::import(&ctx, &args),
         Command::Alerts(cmd) => alerts::run(&ctx, &cmd).await,
