@@ -95,7 +95,8 @@ Run the daemon:   stet --config config/stet.toml run";
 const AFTER_HELP: &str = "\
 Exit codes: 0 done (a pass exits 0 even when some URLs failed), 1 failure (database unusable,
 I/O), 2 bad usage or configuration, 3 not found (URL not watched, version not stored),
-4 verification failed (`verify` or `import` found an altered hash or a broken ledger chain).
+4 verification failed (`verify` or `import` found an altered hash or a broken ledger chain),
+141 stdout closed (`stet watch list | head -1`: stet stops quietly, as if ended by SIGPIPE).
 
 Environment: STET_CONFIG (config file), STET_DB (database file), STET_LOG (log filter, e.g.
 \"stet=debug\"), STET_LOG_FORMAT (text or json), NO_COLOR (plain output).
