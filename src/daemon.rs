@@ -95,7 +95,7 @@ pub async fn run(
     let db_path = config.storage.path.clone();
     let _lock = lock_instance(&db_path)?;
     apply_config(&db_path, &config).await?;
-    let mut checker = Checker::new(&config)?;
+    let mut checker = Checker::for_daemon(&config)?;
     let watchdog = spawn_watchdog(shutdown.clone());
     systemd_notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(db = %db_path.display(), "stet daemon started");
@@ -117,7 +117,8 @@ pub async fn run(
             let started = std::time::Instant::now();
             match checker.pass(&db_path, due, shutdown.clone(), |_| {}).await {
                 Ok(summary) => tracing::info!(
-                    checked = summary.checked,
+                    checked = summary.checked - summary.deferred,
+                    deferred = summary.deferred,
                     of = count,
                     secs = format!("{:.1}", started.elapsed().as_secs_f64()),
                     "pass finished"
@@ -142,7 +143,7 @@ pub async fn run(
                 ),
                 Ok(new) => match apply_config(&db_path, &new)
                     .await
-                    .and_then(|()| Checker::new(&new))
+                    .and_then(|()| Checker::for_daemon(&new))
                 {
                     Ok(new_checker) => {
                         tracing::info!(

@@ -84,8 +84,9 @@ stet snapshots article URLs, extracts the article (title, byline, text), hashes 
 stores every version in SQLite. It reports edits (a changed word, number, paragraph or headline)
 and deletions (404/410, redirects to the home page, soft-404 pages, confirmed on consecutive
 checks), while ignoring page noise: ads, sidebars, related links, relative timestamps, comment
-counts, scripts and markup changes. Transient failures (5xx, 429, timeouts, resets) are recorded
-as errors and never reported as deletions.
+counts, scripts and markup changes. Transient failures (5xx, timeouts, resets) are recorded
+as errors and never reported as deletions; a host that asks to slow down (429) is slowed, and
+what it would not serve is deferred.
 
 Try it offline:   stet demo
 Start watching:   stet --config config/stet.toml watch add https://news.example.org/story

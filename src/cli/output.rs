@@ -46,6 +46,7 @@ pub fn kind_style(kind: CheckKind) -> Style {
         CheckKind::Restored => GREEN.effects(Effects::BOLD),
         CheckKind::Missing => RED,
         CheckKind::Error => RED.effects(Effects::DIMMED),
+        CheckKind::Deferred => YELLOW.effects(Effects::DIMMED),
     }
 }
 
