@@ -8,6 +8,7 @@ mod lifecycle;
 mod metadata;
 mod pipes;
 mod politeness;
+mod proofs;
 mod robustness;
 mod service;
 mod site;
