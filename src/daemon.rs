@@ -61,7 +61,18 @@ pub struct ConfigSource {
     pub db_override: Option<PathBuf>,
 }
 
+/// The config the Debian package installs, read when no `--config` (or `STET_CONFIG`) is given.
+pub const SYSTEM_CONFIG: &str = "/etc/stet/stet.toml";
+
 impl ConfigSource {
+    /// The file named (`--config`), else `system` if it exists, else none (built-in defaults).
+    pub fn resolve(named: Option<PathBuf>, system: &Path, db_override: Option<PathBuf>) -> Self {
+        Self {
+            path: named.or_else(|| system.is_file().then(|| system.to_path_buf())),
+            db_override,
+        }
+    }
+
     pub fn load(&self) -> anyhow::Result<Config> {
         let mut config = match &self.path {
             Some(p) => Config::load(p)?,
@@ -84,7 +95,7 @@ pub async fn run(
     let db_path = config.storage.path.clone();
     let _lock = lock_instance(&db_path)?;
     apply_config(&db_path, &config).await?;
-    let mut checker = Checker::new(&config)?;
+    let mut checker = Checker::for_daemon(&config)?;
     let watchdog = spawn_watchdog(shutdown.clone());
     systemd_notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(db = %db_path.display(), "stet daemon started");
@@ -109,7 +120,8 @@ pub async fn run(
             let started = std::time::Instant::now();
             match checker.pass(&db_path, due, shutdown.clone(), |_| {}).await {
                 Ok(summary) => tracing::info!(
-                    checked = summary.checked,
+                    checked = summary.checked - summary.deferred,
+                    deferred = summary.deferred,
                     of = count,
                     secs = format!("{:.1}", started.elapsed().as_secs_f64()),
                     "pass finished"
@@ -134,7 +146,7 @@ pub async fn run(
                 ),
                 Ok(new) => match apply_config(&db_path, &new)
                     .await
-                    .and_then(|()| Checker::new(&new))
+                    .and_then(|()| Checker::for_daemon(&new))
                 {
                     Ok(new_checker) => {
                         tracing::info!(
@@ -185,7 +197,12 @@ async fn idle(shutdown: &CancellationToken, reload: &Notify, wait: Duration) -> 
 /// happen, and the commands that add something (naming the same config and database).
 pub fn nothing_to_check(source: &ConfigSource) -> String {
     let mut stet = String::from("stet");
-    if let Some(path) = &source.path {
+    // The system config is read without being named.
+    if let Some(path) = source
+        .path
+        .as_ref()
+        .filter(|p| p.as_path() != Path::new(SYSTEM_CONFIG))
+    {
         stet.push_str(&format!(" --config {}", path.display()));
     }
     if let Some(db) = &source.db_override {
@@ -284,4 +301,33 @@ fn spawn_watchdog(shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::ConfigSource;
+
+    #[test]
+    fn the_system_config_is_read_when_none_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = dir.path().join("stet.toml");
+        let named = PathBuf::from("mine.toml");
+        assert_eq!(ConfigSource::resolve(None, &system, None).path, None);
+        std::fs::write(&system, "").unwrap();
+        assert_eq!(
+            ConfigSource::resolve(None, &system, None).path,
+            Some(system.clone())
+        );
+        assert_eq!(
+            ConfigSource::resolve(Some(named.clone()), &system, None).path,
+            Some(named),
+            "--config wins"
+        );
+        assert_eq!(
+            ConfigSource::resolve(None, Path::new("/nonexistent/stet.toml"), None).path,
+            None
+        );
+    }
 }

@@ -85,8 +85,9 @@ stet snapshots article URLs, extracts the article (title, byline, text), hashes 
 stores every version in SQLite. It reports edits (a changed word, number, paragraph or headline)
 and deletions (404/410, redirects to the home page, soft-404 pages, confirmed on consecutive
 checks), while ignoring page noise: ads, sidebars, related links, relative timestamps, comment
-counts, scripts and markup changes. Transient failures (5xx, 429, timeouts, resets) are recorded
-as errors and never reported as deletions.
+counts, scripts and markup changes. Transient failures (5xx, timeouts, resets) are recorded
+as errors and never reported as deletions; a host that asks to slow down (429) is slowed, and
+what it would not serve is deferred.
 
 Try it offline:   stet demo
 Start watching:   stet --config config/stet.toml watch add https://news.example.org/story
@@ -96,7 +97,8 @@ Run the daemon:   stet --config config/stet.toml run";
 const AFTER_HELP: &str = "\
 Exit codes: 0 done (a pass exits 0 even when some URLs failed), 1 failure (database unusable,
 I/O), 2 bad usage or configuration, 3 not found (URL not watched, version not stored),
-4 verification failed (`verify` or `import` found an altered hash or a broken ledger chain).
+4 verification failed (`verify` or `import` found an altered hash or a broken ledger chain),
+141 stdout closed (`stet watch list | head -1`: stet stops quietly, as if ended by SIGPIPE).
 
 Environment: STET_CONFIG (config file), STET_DB (database file), STET_LOG (log filter, e.g.
 \"stet=debug\"), STET_LOG_FORMAT (text or json), NO_COLOR (plain output).
@@ -107,7 +109,8 @@ configuration (watches and feeds added or removed) without a restart.";
 #[derive(Debug, Parser)]
 #[command(name = "stet", version = VERSION, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// The configuration file (TOML); without it, built-in defaults are used.
+    /// The configuration file (TOML); without it, /etc/stet/stet.toml if it exists (as the
+    /// Debian package installs it), else built-in defaults.
     #[arg(
         long,
         short = 'c',
@@ -254,13 +257,15 @@ impl Context {
     }
 }
 
-/// Where the configuration comes from: the file named by `--config` (or defaults), with
-/// `--db` over it. The daemon keeps it to read the file again on reload.
+/// Where the configuration comes from: the file named by `--config`, else the system config
+/// when it exists (an installed package), else built-in defaults; `--db` over it. The daemon
+/// keeps it to read the file again on reload.
 fn config_source(cli: &Cli) -> crate::daemon::ConfigSource {
-    crate::daemon::ConfigSource {
-        path: cli.config.clone(),
-        db_override: cli.db.clone(),
-    }
+    crate::daemon::ConfigSource::resolve(
+        cli.config.clone(),
+        std::path::Path::new(crate::daemon::SYSTEM_CONFIG),
+        cli.db.clone(),
+    )
 }
 
 /// Runs the parsed command line; returns the process exit code.

@@ -9,11 +9,12 @@
 //!
 //! One submodule per concern: `watches` (the watch list and due targets), `feeds` (feeds and
 //! their polls), `versions` (reading versions, events and checks), `batch` (recording check
-//! outcomes), `blobs` (chunk packing, compression, bodies), `listing` (the watch list by pages),
-//! `ledger` and `outbox`.
+//! outcomes), `deferred` (a check not made: only the due time moves), `blobs` (chunk packing,
+//! compression, bodies), `listing` (the watch list by pages), `ledger` and `outbox`.
 
 mod batch;
 mod blobs;
+mod deferred;
 mod feeds;
 mod ledger;
 mod listing;

@@ -10,13 +10,13 @@ use crate::site::{Route, Site};
 use crate::{PARAS, Stet, article_page, json_lines, kind};
 
 /// A running `stet run`, killed when dropped.
-struct Daemon {
+pub struct Daemon {
     child: Child,
     stderr: Arc<std::sync::Mutex<String>>,
 }
 
 impl Daemon {
-    fn start(stet: &Stet) -> Self {
+    pub fn start(stet: &Stet) -> Self {
         let mut child = stet
             .command()
             .args(["run"])
@@ -47,7 +47,7 @@ impl Daemon {
         assert!(ok, "kill {sig}");
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 
@@ -72,7 +72,7 @@ impl Drop for Daemon {
 }
 
 /// Polls `what` until it returns `Some`, or fails after `limit` with the daemon's log.
-fn eventually<T>(daemon: &Daemon, limit: Duration, mut what: impl FnMut() -> Option<T>) -> T {
+pub fn eventually<T>(daemon: &Daemon, limit: Duration, mut what: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
         if let Some(v) = what() {
