@@ -50,12 +50,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_schedule_feeds.sql"),
     include_str!("../../migrations/0003_ledger.sql"),
     include_str!("../../migrations/0004_outbox.sql"),
-    include_str!("../../migrations/0008_ledger_proofs.sql"),
+    PROOFS_SQL,
 ];
 
-/// The index in [`MIGRATIONS`] of `0008_ledger_proofs.sql`, which also writes an attestation
-/// entry for every version and event an archive already holds.
-const PROOFS_MIGRATION: usize = MIGRATIONS.len() - 1;
+/// `0008_ledger_proofs.sql`, which also writes an attestation entry for every version and event
+/// an archive already holds. Found by its text, wherever later migrations put it in the list.
+const PROOFS_SQL: &str = include_str!("../../migrations/0008_ledger_proofs.sql");
 
 /// The index in [`MIGRATIONS`] of `0003_ledger.sql`, which also writes the entries of the rows an
 /// archive already holds.
@@ -125,7 +125,7 @@ impl Store {
                 .enumerate()
                 .map(|(i, sql)| match i {
                     LEDGER_MIGRATION => M::up_with_hook(sql, ledger::backfill),
-                    PROOFS_MIGRATION => M::up_with_hook(sql, proofs::attest),
+                    _ if *sql == PROOFS_SQL => M::up_with_hook(sql, proofs::attest),
                     _ => M::up(sql),
                 })
                 .collect(),
