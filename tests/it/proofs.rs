@@ -275,7 +275,8 @@ fn every_column_of_every_covered_table_altered_and_every_deleted_row_is_caught_a
 fn tlogcheck() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("stet-tlogcheck-{}", std::process::id()));
+        // Under target/: reused by later runs (Go's build cache), removed by `cargo clean`.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tlogcheck");
         std::fs::create_dir_all(&dir).unwrap();
         let bin = dir.join("tlogcheck");
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tlogcheck/main.go");
