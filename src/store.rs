@@ -8,8 +8,15 @@
 //! (the `ledger` submodule).
 
 mod ledger;
+mod pages;
+mod search;
 
 pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
+pub use pages::{
+    ChangeItem, ChangeQuery, LedgerPosition, VerificationRun, WatchListItem, WatchPage, WatchQuery,
+    WatchSort,
+};
+pub use search::{MATCH_END, MATCH_START, SearchHit, SearchQuery};
 
 use std::path::Path;
 use std::time::Duration;
@@ -32,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_schedule_feeds.sql"),
     include_str!("../migrations/0003_ledger.sql"),
     include_str!("../migrations/0004_outbox.sql"),
+    include_str!("../migrations/0009_search.sql"),
 ];
 
 /// The index in [`MIGRATIONS`] of `0003_ledger.sql`, which also writes the entries of the rows an
@@ -63,6 +71,8 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("corrupt archive: {0}")]
     Corrupt(String),
+    #[error("invalid page cursor {0:?}")]
+    BadCursor(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

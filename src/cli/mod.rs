@@ -15,6 +15,7 @@ mod history;
 mod ledger_cmd;
 pub mod output;
 mod run;
+mod serve;
 mod show;
 mod verify;
 mod watch;
@@ -163,6 +164,11 @@ pub enum Command {
     /// Show, retry or deliver the alerts queued for the sinks of the config (alert entries).
     #[command(subcommand)]
     Alerts(alerts::AlertsCommand),
+    /// Serve the web interface and the HTTP API over the archive (read-only without a token).
+    Serve(serve::ServeArgs),
+    /// The web server's tokens: print a new one.
+    #[command(subcommand)]
+    Server(serve::ServerCommand),
 }
 
 #[derive(Debug, Args)]
@@ -249,6 +255,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     if let Command::Extract(args) = &cli.command {
         return extract_cmd::run(args, cli.json);
     }
+    if let Command::Server(serve::ServerCommand::Token) = &cli.command {
+        return serve::token(cli.json);
+    }
     if let Command::Config(cmd) = &cli.command {
         return config_cmd::run(cmd, cli.config.as_deref(), cli.json);
     }
@@ -267,7 +276,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(args) => export::export(&ctx, &args),
         Command::Import(args) => export::import(&ctx, &args),
         Command::Alerts(cmd) => alerts::run(&ctx, &cmd).await,
-        Command::Demo(_) | Command::Config(_) | Command::Extract(_) => {
+        Command::Serve(args) => serve::run(&ctx, &args).await,
+        Command::Demo(_) | Command::Config(_) | Command::Extract(_) | Command::Server(_) => {
             unreachable!("handled above")
         }
     }

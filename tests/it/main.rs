@@ -8,6 +8,8 @@ mod lifecycle;
 mod robustness;
 mod service;
 mod site;
+mod web;
+mod web_archive;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
