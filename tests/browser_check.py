@@ -64,7 +64,9 @@ try:
     assert d.value_of_css_property("text-decoration-line") == "line-through"
     assert d.is_displayed()
     if shots:
+        driver.set_window_size(1280, 1500)
         driver.save_screenshot(os.path.join(shots, "diff.png"))
+        driver.set_window_size(1280, 900)
     print("diff marks:", dels, "->", inss)
 
     # The hostile archived page: its script must not run in stet's origin.

@@ -52,7 +52,7 @@ pub struct DiffView {
     pub blocks: Vec<Block>,
     pub words_added: usize,
     pub words_removed: usize,
-    /// Changed paragraphs (deleted, inserted or both).
+    /// Changed paragraphs: a removed paragraph beside the one that replaced it counts once.
     pub changes: usize,
 }
 
@@ -123,8 +123,9 @@ pub fn diff_view(old: &Side<'_>, new: &Side<'_>) -> DiffView {
                 blocks.push(equal_block(run, false));
             }
         } else {
-            changes += run.len();
-            blocks.push(changed_block(run));
+            let block = changed_block(run);
+            changes += block.rows.len();
+            blocks.push(block);
         }
     }
     DiffView {
