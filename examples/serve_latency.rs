@@ -6,42 +6,56 @@
 //! stet --db /tmp/web.db serve --listen 127.0.0.1:8481 &
 //! cargo run --release --example serve_latency -- http://127.0.0.1:8481 300
 //! ```
+//!
+//! `benches/many_watches.py DB N` adds N bare watches to a copy of such an archive, to measure
+//! the watch list at 100,000 watches.
 
 use std::time::{Duration, Instant};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let base = args.next().unwrap_or_else(|| "http://127.0.0.1:8481".into());
+    let base = args
+        .next()
+        .unwrap_or_else(|| "http://127.0.0.1:8481".into());
     let rounds: usize = args.next().map_or(Ok(300), |a| a.parse())?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()?;
-    let watches: serde_json::Value = client
-        .get(format!("{base}/api/v1/watches?sort=added&limit=500"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let watches = get_json(
+        &client,
+        &format!("{base}/api/v1/watches?sort=added&limit=500"),
+    )
+    .await?;
     let ids: Vec<(i64, i64)> = watches["items"]
         .as_array()
         .ok_or_else(|| anyhow::anyhow!("no watch list"))?
         .iter()
-        .map(|w| (w["id"].as_i64().unwrap_or(1), w["versions"].as_i64().unwrap_or(1)))
+        .map(|w| {
+            (
+                w["id"].as_i64().unwrap_or(1),
+                w["versions"].as_i64().unwrap_or(1),
+            )
+        })
         .collect();
     anyhow::ensure!(!ids.is_empty(), "the archive has no watches");
-    let first: serde_json::Value = client
-        .get(format!("{base}/api/v1/changes?since=2000-01-01T00:00:00Z&limit=1"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let since = first["items"][0]["at"].as_str().unwrap_or("2000-01-01T00:00:00Z").to_string();
+    let first = get_json(
+        &client,
+        &format!("{base}/api/v1/changes?since=2000-01-01T00:00:00Z&limit=1"),
+    )
+    .await?;
+    let since = first["items"][0]["at"]
+        .as_str()
+        .unwrap_or("2000-01-01T00:00:00Z")
+        .to_string();
     // Wait until the search index has caught up, so search is measured, not indexing.
     let last = ids.iter().map(|(_, v)| *v).max().unwrap_or(1);
     for _ in 0..600 {
         let body = client
-            .get(format!("{base}/api/v1/search?q=%22Revision+{}%22&limit=200", last - 1))
+            .get(format!(
+                "{base}/api/v1/search?q=%22Revision+{}%22&limit=200",
+                last - 1
+            ))
             .send()
             .await?
             .text()
@@ -51,6 +65,23 @@ async fn main() -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // Cursors of watch-list pages up to 10,000 rows deep, to measure pages far from the first.
+    let mut cursors: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    while cursors.len() < 200 {
+        let path = match &cursor {
+            Some(c) => format!("{base}/api/v1/watches?limit=50&cursor={c}"),
+            None => format!("{base}/api/v1/watches?limit=50"),
+        };
+        let page = get_json(&client, &path).await?;
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                cursors.push(c.to_string());
+                cursor = Some(c.to_string());
+            }
+            None => break,
+        }
+    }
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move |n: usize| {
         seed ^= seed << 13;
@@ -58,16 +89,31 @@ async fn main() -> anyhow::Result<()> {
         seed ^= seed << 17;
         (seed % n as u64) as usize
     };
-    println!("{rounds} requests each, one at a time, against {base} ({} watches)", ids.len());
+    println!(
+        "{rounds} requests each, one at a time, against {base} ({} watches)",
+        ids.len()
+    );
     println!("| page | median ms | p99 ms |");
     println!("|---|---|---|");
-    let kinds = ["watch list", "article", "diff", "search", "changes?since="];
-    for kind in kinds {
+    let mut kinds = vec![
+        "watch list",
+        "watch list, search box",
+        "article",
+        "diff",
+        "search",
+        "changes?since=",
+    ];
+    if !cursors.is_empty() {
+        kinds.insert(1, "watch list, deep page");
+    }
+    for kind in kinds.iter().copied() {
         let mut times = Vec::with_capacity(rounds);
         for _ in 0..rounds {
             let (id, versions) = ids[next(ids.len())];
             let path = match kind {
                 "watch list" => "/".to_string(),
+                "watch list, deep page" => format!("/?after={}", cursors[next(cursors.len())]),
+                "watch list, search box" => format!("/?q=/{:04}/", next(ids.len())),
                 "article" => format!("/articles/{id}"),
                 "diff" => {
                     let to = 2 + next((versions - 1).max(1) as usize) as i64;
@@ -86,7 +132,16 @@ async fn main() -> anyhow::Result<()> {
         times.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let p99 = times[((times.len() * 99) / 100).min(times.len() - 1)];
-        println!("| {kind} | {:.1} | {:.1} |", ms(times[times.len() / 2]), ms(p99));
+        println!(
+            "| {kind} | {:.1} | {:.1} |",
+            ms(times[times.len() / 2]),
+            ms(p99)
+        );
     }
     Ok(())
+}
+
+async fn get_json(client: &reqwest::Client, url: &str) -> anyhow::Result<serde_json::Value> {
+    let bytes = client.get(url).send().await?.bytes().await?;
+    Ok(serde_json::from_slice(&bytes)?)
 }

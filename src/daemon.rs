@@ -93,6 +93,8 @@ pub async fn run(
     // One read connection for the loop's questions (what is due, and when next); passes and
     // feed polls write through their own.
     let reader = Store::open(&db_path)?;
+    // Said once when the archive has nothing to check, again only after it had something.
+    let mut told_empty = false;
 
     while !shutdown.is_cancelled() {
         if let Err(e) = poll_due_feeds(&checker, &config, &db_path, &reader, &shutdown).await {
@@ -117,6 +119,11 @@ pub async fn run(
             }
             continue;
         }
+        let empty = !reader.has_watches_or_feeds()?;
+        if empty && !told_empty {
+            tracing::info!("{}", nothing_to_check(&source));
+        }
+        told_empty = empty;
         let wait = time_until_next_due(&reader).unwrap_or(MAX_IDLE);
         if idle(&shutdown, &reload, wait).await == Wake::Reload {
             match source.load() {
@@ -167,7 +174,7 @@ async fn spawn_server(
     if config.server.listen.is_none() {
         return Ok(None);
     }
-    let options = crate::server::ServeOptions::from_config(&config.server, None)?;
+    let options = crate::server::ServeOptions::from_config(config, None)?;
     let bound = crate::server::bind(db_path.to_path_buf(), options).await?;
     Ok(Some(tokio::spawn(async move {
         if let Err(e) = bound.serve(shutdown).await {
@@ -189,6 +196,24 @@ async fn idle(shutdown: &CancellationToken, reload: &Notify, wait: Duration) -> 
         _ = reload.notified() => Wake::Reload,
         _ = tokio::time::sleep(wait) => Wake::Timeout,
     }
+}
+
+/// What a newcomer is told when the archive has no watch and no feed: that nothing will
+/// happen, and the commands that add something (naming the same config and database).
+pub fn nothing_to_check(source: &ConfigSource) -> String {
+    let mut stet = String::from("stet");
+    if let Some(path) = &source.path {
+        stet.push_str(&format!(" --config {}", path.display()));
+    }
+    if let Some(db) = &source.db_override {
+        stet.push_str(&format!(" --db {}", db.display()));
+    }
+    format!(
+        "nothing to check: no watches and no feeds yet. Add an article with `{stet} watch add URL` \
+         or a feed with `{stet} feed add URL` (or [[watch]] and [[feed]] entries in the config); \
+         a running daemon picks them up within {}s",
+        MAX_IDLE.as_secs()
+    )
 }
 
 /// How long until the next watch or feed is due, at most [`MAX_IDLE`].

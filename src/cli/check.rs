@@ -45,9 +45,11 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
     drop(store);
     if targets.is_empty() {
         if !ctx.json {
-            say!(
-                "nothing to check: add a URL with `stet watch add URL` or a [[watch]] in the config"
-            );
+            if only.is_none() {
+                say!("{}", crate::daemon::nothing_to_check(&ctx.source));
+            } else {
+                say!("nothing to check");
+            }
         }
         return Ok(exit::OK);
     }

@@ -65,16 +65,14 @@ pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<u8> {
     let label =
         |v: &crate::store::Version| format!("{} v{} {}", args.url, v.meta.seq, v.meta.captured_at);
     if !output::stdout_is_terminal() {
-        print!(
-            "{}",
-            unified(
-                &old.text,
-                &new.text,
-                &label(&old),
-                &label(&new),
-                args.context
-            )
+        let text = unified(
+            &old.text,
+            &new.text,
+            &label(&old),
+            &label(&new),
+            args.context,
         );
+        output::raw(text.as_bytes())?;
         return Ok(exit::OK);
     }
     say!("{}", paint(RED, format!("--- {}", label(&old))));

@@ -5,6 +5,7 @@
 
 mod alerts;
 mod check;
+mod completions;
 mod config_cmd;
 mod demo;
 mod diff;
@@ -13,6 +14,7 @@ mod extract_cmd;
 mod feed;
 mod history;
 mod ledger_cmd;
+mod man;
 pub mod output;
 mod run;
 mod serve;
@@ -40,6 +42,9 @@ pub mod exit {
     pub const NOT_FOUND: u8 = 3;
     /// `verify` (or `import`) found the archive altered: a hash or the ledger chain fails.
     pub const VERIFY_FAILED: u8 = 4;
+    /// The reader of stdout went away (`stet watch list | head -1`): 128 + SIGPIPE, the status
+    /// a shell reports for a program that SIGPIPE ended. Nothing is printed on stderr.
+    pub const CLOSED_STDOUT: u8 = 141;
 }
 
 /// An error that carries its own exit code.
@@ -67,6 +72,9 @@ impl ExitError {
         .into()
     }
 }
+
+/// The version and the commit the binary was built from (see `build.rs`).
+pub const VERSION: &str = env!("STET_VERSION");
 
 const ABOUT: &str = "Keeps an archive of news articles and proves what they said.";
 
@@ -97,7 +105,7 @@ Signals (stet run): SIGTERM and SIGINT stop after committing the open work; SIGH
 configuration (watches and feeds added or removed) without a restart.";
 
 #[derive(Debug, Parser)]
-#[command(name = "stet", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+#[command(name = "stet", version = VERSION, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Cli {
     /// The configuration file (TOML); without it, built-in defaults are used.
     #[arg(
@@ -164,6 +172,10 @@ pub enum Command {
     /// Show, retry or deliver the alerts queued for the sinks of the config (alert entries).
     #[command(subcommand)]
     Alerts(alerts::AlertsCommand),
+    /// Print the shell completion script for bash, zsh, fish, elvish or PowerShell.
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page stet(1), or write it and one page per verb into a directory.
+    Man(man::ManArgs),
     /// Serve the web interface and the HTTP API over the archive (read-only without a token).
     Serve(serve::ServeArgs),
     /// The web server's tokens: print a new one.
@@ -182,16 +194,20 @@ pub struct Context {
     pub config: Config,
     pub db_path: PathBuf,
     pub json: bool,
+    /// Where the config came from, to name the same `--config` and `--db` in hints.
+    pub source: crate::daemon::ConfigSource,
 }
 
 impl Context {
     fn load(cli: &Cli) -> anyhow::Result<Self> {
-        let config = config_source(cli).load()?;
+        let source = config_source(cli);
+        let config = source.load()?;
         let db_path = config.storage.path.clone();
         Ok(Self {
             config,
             db_path,
             json: cli.json,
+            source,
         })
     }
 
@@ -258,6 +274,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     if let Command::Server(serve::ServerCommand::Token) = &cli.command {
         return serve::token(cli.json);
     }
+    if let Command::Completions(args) = &cli.command {
+        return completions::run(args);
+    }
+    if let Command::Man(args) = &cli.command {
+        return man::run(args);
+    }
     if let Command::Config(cmd) = &cli.command {
         return config_cmd::run(cmd, cli.config.as_deref(), cli.json);
     }
@@ -277,7 +299,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Import(args) => export::import(&ctx, &args),
         Command::Alerts(cmd) => alerts::run(&ctx, &cmd).await,
         Command::Serve(args) => serve::run(&ctx, &args).await,
-        Command::Demo(_) | Command::Config(_) | Command::Extract(_) | Command::Server(_) => {
+        Command::Demo(_)
+        | Command::Config(_)
+        | Command::Extract(_)
+        | Command::Completions(_)
+        | Command::Man(_)
+        | Command::Server(_) => {
             unreachable!("handled above")
         }
     }

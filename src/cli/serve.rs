@@ -26,7 +26,7 @@ pub enum ServerCommand {
 }
 
 pub async fn run(ctx: &Context, args: &ServeArgs) -> anyhow::Result<u8> {
-    let options = ServeOptions::from_config(&ctx.config.server, args.listen)
+    let options = ServeOptions::from_config(&ctx.config, args.listen)
         .map_err(|e| ExitError::usage(e.to_string()))?;
     if !ctx.db_path.exists() {
         return Err(ExitError::not_found(format!(

@@ -34,6 +34,7 @@ use crate::store::{
         add_watch,
         one_watch,
         remove_watch,
+        check_watch,
         list_versions,
         one_version,
         version_text,
@@ -73,6 +74,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/openapi.json", get(openapi))
         .route("/watches", get(list_watches).post(add_watch))
         .route("/watches/{id}", get(one_watch).delete(remove_watch))
+        .route("/watches/{id}/check", axum::routing::post(check_watch))
         .route("/watches/{id}/versions", get(list_versions))
         .route("/watches/{id}/versions/{seq}", get(one_version))
         .route("/watches/{id}/versions/{seq}/text", get(version_text))
@@ -427,7 +429,9 @@ async fn list_watches(
         after: p.cursor,
         limit: p.limit.unwrap_or(100),
     };
-    let page = state.with_store(move |s| Ok(s.watch_page(&query)?)).await?;
+    let page = state
+        .with_store(move |s| Ok(s.watch_list_page(&query)?))
+        .await?;
     Ok(Json(WatchList {
         items: page.items.into_iter().map(Watch::from).collect(),
         next_cursor: page.next,
@@ -521,6 +525,48 @@ async fn remove_watch(
         })
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// What one check found.
+#[derive(Serialize, ToSchema)]
+pub struct CheckResult {
+    pub url: String,
+    /// captured, unchanged, edited, missing, deleted, restored or error.
+    pub kind: String,
+    /// The watch's current version after the check.
+    pub version: Option<i64>,
+    pub content_hash: Option<String>,
+    pub http_status: Option<u16>,
+    pub at: String,
+    pub significance: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Checks the article now, as `stet check URL` does. Needs a bearer token.
+#[utoipa::path(post, path = "/api/v1/watches/{id}/check", tag = "watches",
+    params(("id" = i64, Path, description = "The watch's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What the check found", body = CheckResult),
+        (status = 401, description = "No token, or a wrong one", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such watch, or no longer watched", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn check_watch(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<CheckResult>, ApiError> {
+    let item = watch_or_404(&state, id).await?;
+    let report = state.check_now(item.url).await?;
+    Ok(Json(CheckResult {
+        kind: report.kind.as_str().to_string(),
+        version: report.version.map(|v| v.0),
+        content_hash: report.content_hash.map(|h| h.to_hex()),
+        http_status: report.http_status,
+        at: report.at,
+        significance: report.significance.map(|s| s.as_str().to_string()),
+        detail: report.detail,
+        url: report.url,
+    }))
 }
 
 /// Every stored version of a watch, oldest first.

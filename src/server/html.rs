@@ -241,7 +241,13 @@ async fn watches(
 ) -> PageResult {
     let query = filter.query(50)?;
     let (page, hosts, counts) = state
-        .with_store(move |s| Ok((s.watch_page(&query)?, s.watch_hosts()?, s.archive_counts()?)))
+        .with_store(move |s| {
+            Ok((
+                s.watch_list_page(&query)?,
+                s.watch_hosts()?,
+                s.archive_counts()?,
+            ))
+        })
         .await?;
     let keep = |after: Option<String>| {
         query_string(&[

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use auth::{Access, Exposed, new_token, token_hash};
 
-use crate::config::ServerConfig;
+use crate::config::Config;
 use crate::model::Sha256Hash;
 use crate::store::{Store, StoreError};
 
@@ -47,15 +47,15 @@ pub struct ServeOptions {
     pub token_hashes: Vec<Sha256Hash>,
     /// The address people reach the server by, for absolute links.
     pub base_url: Option<String>,
+    /// The whole configuration, for "check now" (fetch settings, politeness).
+    pub config: Config,
 }
 
 impl ServeOptions {
     /// The options of `[server]`, listening on `listen` when given (else the config's address,
     /// else [`DEFAULT_LISTEN`]).
-    pub fn from_config(
-        config: &ServerConfig,
-        listen: Option<SocketAddr>,
-    ) -> Result<Self, ServeError> {
+    pub fn from_config(whole: &Config, listen: Option<SocketAddr>) -> Result<Self, ServeError> {
+        let config = &whole.server;
         let listen = match listen {
             Some(l) => l,
             None => config
@@ -78,6 +78,7 @@ impl ServeOptions {
                 .base_url
                 .as_ref()
                 .map(|b| b.trim_end_matches('/').to_string()),
+            config: whole.clone(),
         })
     }
 }
@@ -149,6 +150,7 @@ pub async fn bind(db_path: PathBuf, options: ServeOptions) -> Result<Bound, Serv
             idle: Mutex::new(vec![store]),
             access,
             base_url: options.base_url,
+            config: options.config,
         }),
     };
     tracing::info!(
@@ -172,6 +174,7 @@ struct Inner {
     idle: Mutex<Vec<Store>>,
     access: Access,
     base_url: Option<String>,
+    config: Config,
 }
 
 impl AppState {
@@ -211,6 +214,35 @@ impl AppState {
         })
         .await
         .map_err(|e| Failure::internal(format!("request task failed: {e}")))?
+    }
+
+    /// Checks one watched URL now, as `stet check URL` would; returns what the check found.
+    pub(crate) async fn check_now(
+        &self,
+        url: String,
+    ) -> Result<crate::check::CheckReport, Failure> {
+        let checker = crate::check::Checker::new(&self.inner.config)
+            .map_err(|e| Failure::internal(format!("cannot check: {e:#}")))?;
+        let u = url.clone();
+        let targets = self
+            .with_store(move |s| Ok(s.check_targets(Some(&[u]))?))
+            .await?;
+        if targets.is_empty() {
+            return Err(Failure::not_found(format!("{url} is not watched")));
+        }
+        let mut reports = Vec::new();
+        checker
+            .pass(
+                &self.inner.db_path,
+                targets,
+                CancellationToken::new(),
+                |r| reports.push(r.clone()),
+            )
+            .await
+            .map_err(|e| Failure::internal(format!("the check failed: {e:#}")))?;
+        reports
+            .pop()
+            .ok_or_else(|| Failure::internal("the check reported nothing"))
     }
 
     pub(crate) fn access(&self) -> &Access {
@@ -384,8 +416,8 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     let path = request.uri().path().to_string();
     let api = path.starts_with("/api/");
     let write = auth::is_write(request.method());
-    // The login page must be reachable to log in.
-    let login = path == "/login" || path == "/logout";
+    // The login page, and the stylesheet and script it uses, must be reachable to log in.
+    let login = path == "/login" || path == "/logout" || path.starts_with("/assets/");
     if !login && (write || !access.reads_open) {
         let headers = request.headers();
         let refusal = match access.authenticated(headers) {

@@ -9,14 +9,15 @@
 //!
 //! One submodule per concern: `watches` (the watch list and due targets), `feeds` (feeds and
 //! their polls), `versions` (reading versions, events and checks), `batch` (recording check
-//! outcomes), `blobs` (chunk packing, compression, bodies), `ledger`, `outbox`, and for the web
-//! interface `pages` (paged watch list, changes, Memento lookups, verification runs) and
-//! `search` (the full-text index).
+//! outcomes), `blobs` (chunk packing, compression, bodies), `listing` (the watch list by pages),
+//! `ledger`, `outbox`, and for the web interface `pages` (paged watch list, changes, Memento
+//! lookups, verification runs) and `search` (the full-text index).
 
 mod batch;
 mod blobs;
 mod feeds;
 mod ledger;
+mod listing;
 mod outbox;
 mod pages;
 mod search;
@@ -28,10 +29,11 @@ pub use blobs::{ChunkIndex, PackedBody, compress_text};
 pub(crate) use blobs::{decompress_text, insert_blob};
 pub use feeds::FeedRow;
 pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
+pub use listing::WatchPage;
 pub use outbox::{AlertCount, DueAlert, OutboxRow};
 pub use pages::{
-    ChangeItem, ChangeQuery, LedgerPosition, VerificationRun, WatchListItem, WatchPage, WatchQuery,
-    WatchSort,
+    ChangeItem, ChangeQuery, LedgerPosition, VerificationRun, WatchListItem, WatchListPage,
+    WatchQuery, WatchSort,
 };
 pub use search::{MATCH_END, MATCH_START, SearchHit, SearchQuery};
 pub use versions::{CheckRow, EventRow, Version, VersionMeta};

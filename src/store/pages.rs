@@ -78,7 +78,7 @@ pub struct WatchQuery {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct WatchPage {
+pub struct WatchListPage {
     pub items: Vec<WatchListItem>,
     /// The cursor of the next page, when there is one.
     pub next: Option<String>,
@@ -168,7 +168,7 @@ const CHANGE_KINDS: &str = "('edited', 'deleted', 'restored')";
 impl super::Store {
     /// One page of the watch list. Pages are cut by keyset (the sort key and the id of the last
     /// row), so the thousandth page costs what the first does.
-    pub fn watch_page(&self, q: &WatchQuery) -> Result<WatchPage> {
+    pub fn watch_list_page(&self, q: &WatchQuery) -> Result<WatchListPage> {
         let mut conditions: Vec<String> = Vec::new();
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         let arg = |v: rusqlite::types::Value, args: &mut Vec<rusqlite::types::Value>| {
@@ -254,7 +254,7 @@ impl super::Store {
         } else {
             None
         };
-        Ok(WatchPage {
+        Ok(WatchListPage {
             items: rows.into_iter().map(|(item, _)| item).collect(),
             next,
         })

@@ -46,6 +46,15 @@ impl super::Store {
     /// Adds the versions stored since the last run to the full-text index (at most `batch` of
     /// them); returns how many were added. Cheap when the index is up to date.
     pub fn index_search(&self, batch: usize) -> Result<usize> {
+        // Looked at without the write lock first: most calls find nothing to add.
+        let (stored, indexed): (Option<i64>, Option<i64>) = self.conn.query_row(
+            "SELECT (SELECT max(id) FROM versions), (SELECT max(rowid) FROM search_text)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if stored.unwrap_or(0) <= indexed.unwrap_or(0) {
+            return Ok(0);
+        }
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let rows: Vec<(i64, i64, i64, String, Vec<u8>)> = {
             let mut stmt = tx.prepare(

@@ -5,6 +5,7 @@ mod cli;
 mod detection;
 mod ledger;
 mod lifecycle;
+mod pipes;
 mod robustness;
 mod service;
 mod site;

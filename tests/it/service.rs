@@ -434,11 +434,12 @@ fn the_systemd_unit_verifies() {
         assert!(unit.contains(needed), "the unit sets {needed:?}");
     }
     let dir = tempfile::tempdir().unwrap();
-    let local = unit.replace("/usr/local/bin/stet", env!("CARGO_BIN_EXE_stet"));
+    let local = unit.replace("/usr/bin/stet", env!("CARGO_BIN_EXE_stet"));
     let path = dir.path().join("stet.service");
     std::fs::write(&path, local).unwrap();
     let out = std::process::Command::new("systemd-analyze")
-        .args(["verify", path.to_str().unwrap()])
+        // The unit's Documentation=man:stet(1) is installed by the package, not here.
+        .args(["verify", "--man=no", path.to_str().unwrap()])
         .output()
         .expect("systemd-analyze is installed (.ci/run installs systemd)");
     assert!(

@@ -512,6 +512,16 @@ fn writes_need_the_right_token_and_reads_are_open_on_loopback() {
         204
     );
     assert_eq!(served.get(&path).json()["status"], "removed");
+    // Check now: a write too.
+    let bridge = served.get("/api/v1/watches?q=bridge").json()["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let check = format!("/api/v1/watches/{bridge}/check");
+    assert_eq!(served.request("POST", &check, &[], b"").status, 401);
+    let checked = served.request("POST", &check, &[("Authorization", &bearer)], b"");
+    assert_eq!(checked.status, 200, "{}", checked.text());
+    assert_eq!(checked.json()["kind"], "unchanged");
+    assert_eq!(checked.json()["version"], 3);
     // Form posts need a session and its CSRF token.
     let form = served.request(
         "POST",
