@@ -19,6 +19,8 @@ async fn main() -> anyhow::Result<()> {
         .next()
         .unwrap_or_else(|| "http://127.0.0.1:8481".into());
     let rounds: usize = args.next().map_or(Ok(300), |a| a.parse())?;
+    // reqwest is built without a TLS provider of its own; plain HTTP still needs one installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()?;
