@@ -38,6 +38,30 @@ pub struct Config {
     /// Where alerts about edits, deletions and restorations go (see [`crate::notify`]).
     #[serde(default, rename = "alert")]
     pub alerts: Vec<AlertEntry>,
+    /// The web interface and HTTP API (`stet serve`, or beside `stet run` when `listen` is set).
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Serve the web interface beside `stet run` on this address (`stet serve` listens on
+    /// 127.0.0.1:8480 unless told otherwise).
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// Anyone who can reach the address may read without a token. Reads are open without it
+    /// only on a loopback address.
+    #[serde(default)]
+    pub public: bool,
+    /// SHA-256 (hex) of the bearer tokens that may write (add or remove watches), and read
+    /// when reads are not open. `stet server token` prints a new token and its hash.
+    #[serde(default)]
+    pub token_sha256: Vec<String>,
+    /// The address people reach the server by (`https://archive.example.org`), for absolute
+    /// links in feeds and Memento headers; by default taken from the request's Host header.
+    #[serde(default)]
+    pub base_url: Option<String>,
 }
 
 /// Signed checkpoints of the ledger and where they are sent (see `docs/LEDGER.md`).
@@ -688,6 +712,22 @@ impl Config {
             return Err(invalid(
                 "gone_after",
                 "gone_after must be at least 1".into(),
+            ));
+        }
+        for hash in &self.server.token_sha256 {
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid(
+                    hash,
+                    "token_sha256 entries must be 64 hex digits (see `stet server token`)".into(),
+                ));
+            }
+        }
+        if let Some(listen) = &self.server.listen
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(invalid(
+                listen,
+                format!("server listen {listen:?} is not an address like 127.0.0.1:8480"),
             ));
         }
         self.validate_alerts(text, path)?;

@@ -103,6 +103,7 @@ pub async fn run(
     // Signed checkpoints on the `[ledger] publish` schedule (read at start, not on reload).
     let publisher =
         crate::publish::spawn_schedule(config.clone(), db_path.clone(), shutdown.clone());
+    let web = spawn_server(&config, &db_path, shutdown.clone()).await?;
     // One read connection for the loop's questions (what is due, and when next); passes and
     // feed polls write through their own.
     let reader = Store::open(&db_path)?;
@@ -174,8 +175,30 @@ pub async fn run(
     if let Some(p) = publisher {
         let _ = p.await;
     }
+    if let Some(web) = web {
+        let _ = web.await;
+    }
     tracing::info!("stet daemon stopped");
     Ok(())
+}
+
+/// Serves the web interface beside the daemon when `[server] listen` is set. A refused address
+/// stops the start, as `stet serve` would.
+async fn spawn_server(
+    config: &Config,
+    db_path: &Path,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    if config.server.listen.is_none() {
+        return Ok(None);
+    }
+    let options = crate::server::ServeOptions::from_config(config, None)?;
+    let bound = crate::server::bind(db_path.to_path_buf(), options).await?;
+    Ok(Some(tokio::spawn(async move {
+        if let Err(e) = bound.serve(shutdown).await {
+            tracing::error!(error = %e, "the web interface stopped");
+        }
+    })))
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -24,6 +24,7 @@
 //! - [`verify`]: re-computes every stored hash and the ledger chain; names each failing row.
 //! - [`warc`]: WARC 1.1 records for stored versions. Pure.
 //! - [`daemon`]: the long-running service loop and its shutdown.
+//! - [`server`]: the web interface, the JSON API, feeds and Memento over the archive.
 //! - [`cli`]: the command line, one module per verb.
 
 pub mod check;
@@ -45,6 +46,7 @@ pub mod polite;
 pub mod proof;
 pub mod publish;
 pub mod scheduler;
+pub mod server;
 pub mod store;
 pub mod timestamp;
 pub mod verify;

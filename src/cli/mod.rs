@@ -18,6 +18,7 @@ mod man;
 pub mod output;
 mod proof_cmd;
 mod run;
+mod serve;
 mod show;
 mod verify;
 mod watch;
@@ -184,6 +185,11 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the manual page stet(1), or write it and one page per verb into a directory.
     Man(man::ManArgs),
+    /// Serve the web interface and the HTTP API over the archive (read-only without a token).
+    Serve(serve::ServeArgs),
+    /// The web server's tokens: print a new one.
+    #[command(subcommand)]
+    Server(serve::ServerCommand),
 }
 
 #[derive(Debug, Args)]
@@ -276,6 +282,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     if let Command::Extract(args) = &cli.command {
         return extract_cmd::run(args, cli.json);
     }
+    if let Command::Server(serve::ServerCommand::Token) = &cli.command {
+        return serve::token(cli.json);
+    }
     if let Command::Completions(args) = &cli.command {
         return completions::run(args);
     }
@@ -302,11 +311,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(args) => export::export(&ctx, &args),
         Command::Import(args) => export::import(&ctx, &args),
         Command::Alerts(cmd) => alerts::run(&ctx, &cmd).await,
+        Command::Serve(args) => serve::run(&ctx, &args).await,
         Command::Demo(_)
         | Command::Config(_)
         | Command::Extract(_)
         | Command::Completions(_)
-        | Command::Man(_) => {
+        | Command::Man(_)
+        | Command::Server(_) => {
             unreachable!("handled above")
         }
     }

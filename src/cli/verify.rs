@@ -74,6 +74,18 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
         report.ok &= failures.is_empty();
         report.failures.extend(failures);
     }
+    // The integrity page shows the last run; an archive that cannot be written is still verified.
+    let run = crate::store::VerificationRun {
+        at: crate::model::now_rfc3339(),
+        ok: report.ok,
+        versions: report.versions as i64,
+        entries: report.entries as i64,
+        head: report.head.map(|h| h.to_string()),
+        failures: report.failures.len() as i64,
+    };
+    if let Err(e) = store.record_verification(&run) {
+        tracing::warn!(error = %e, "the verification could not be recorded");
+    }
     let code = if report.ok {
         exit::OK
     } else {

@@ -10,7 +10,9 @@
 //! One submodule per concern: `watches` (the watch list and due targets), `feeds` (feeds and
 //! their polls), `versions` (reading versions, events and checks), `batch` (recording check
 //! outcomes), `deferred` (a check not made: only the due time moves), `blobs` (chunk packing,
-//! compression, bodies), `listing` (the watch list by pages), `ledger` and `outbox`.
+//! compression, bodies), `listing` (the watch list by pages), `ledger`, `outbox`, `proofs`
+//! (checkpoints and witnesses), and for the web interface `pages` (paged watch list, changes,
+//! Memento lookups, verification runs) and `search` (the full-text index).
 
 mod batch;
 mod blobs;
@@ -19,7 +21,9 @@ mod feeds;
 mod ledger;
 mod listing;
 mod outbox;
+mod pages;
 mod proofs;
+mod search;
 mod versions;
 mod watches;
 
@@ -30,7 +34,12 @@ pub use feeds::FeedRow;
 pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
 pub use listing::WatchPage;
 pub use outbox::{AlertCount, DueAlert, OutboxRow};
+pub use pages::{
+    ChangeItem, ChangeQuery, LedgerPosition, VerificationRun, WatchListItem, WatchListPage,
+    WatchQuery, WatchSort,
+};
 pub use proofs::{StoredCheckpoint, WitnessState};
+pub use search::{MATCH_END, MATCH_START, SearchHit, SearchQuery};
 pub use versions::{CheckRow, EventRow, Version, VersionMeta};
 pub use watches::{CheckTarget, WatchSummary};
 
@@ -51,6 +60,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_ledger.sql"),
     include_str!("../../migrations/0004_outbox.sql"),
     PROOFS_SQL,
+    include_str!("../../migrations/0009_search.sql"),
 ];
 
 /// `0008_ledger_proofs.sql`, which also writes an attestation entry for every version and event
@@ -86,6 +96,8 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("corrupt archive: {0}")]
     Corrupt(String),
+    #[error("invalid page cursor {0:?}")]
+    BadCursor(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -12,6 +12,8 @@ mod proofs;
 mod robustness;
 mod service;
 mod site;
+mod web;
+mod web_archive;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
