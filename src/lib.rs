@@ -6,6 +6,7 @@
 //! - [`model`]: ids, hashes and the kinds of check outcome shared by everything else.
 //! - [`fetch`]: HTTP with timeouts, size cap, conditional GET; typed transient errors.
 //! - [`extract`]: HTML to article (title, byline, paragraphs) without page furniture. Pure.
+//! - [`budget`]: what one page may cost to extract; deep and huge pages are `too_complex`. Pure.
 //! - [`fingerprint`]: canonical text and SHA-256 content hashes. Pure.
 //! - [`classify`]: every rule about edits, deletions and transient faults. Pure.
 //! - [`diff`]: paragraph and word differences between versions. Pure.
@@ -14,16 +15,20 @@
 //! - [`polite`]: per-host limits, delays, robots.txt and Retry-After pauses.
 //! - [`feeds`]: RSS, Atom and sitemaps discover article URLs (untrusted input).
 //! - [`check`]: one pass: fetch, extract, classify, record, concurrently and politely.
+//! - [`clock`]: jumps of the wall clock, noticed against the boot clock. Pure but one read.
 //! - [`scheduler`]: when each watch is next due (cron, jitter, backoff, age). Pure.
 //! - [`notify`]: alerts: delivering the durable outbox to webhooks, chat, e-mail and programs.
+//! - [`secret`]: secrets that never print themselves; URLs with credentials redacted.
 //! - [`verify`]: re-computes every stored hash and the ledger chain; names each failing row.
 //! - [`warc`]: WARC 1.1 records for stored versions. Pure.
 //! - [`daemon`]: the long-running service loop and its shutdown.
 //! - [`cli`]: the command line, one module per verb.
 
+pub mod budget;
 pub mod check;
 pub mod classify;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod diff;
@@ -36,6 +41,7 @@ pub mod model;
 pub mod notify;
 pub mod polite;
 pub mod scheduler;
+pub mod secret;
 pub mod store;
 pub mod verify;
 pub mod warc;

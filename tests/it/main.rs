@@ -3,9 +3,13 @@
 mod alerts;
 mod cli;
 mod detection;
+mod faults;
+mod hostile;
 mod ledger;
 mod lifecycle;
+mod props;
 mod robustness;
+mod secrets;
 mod service;
 mod site;
 
