@@ -104,6 +104,7 @@ pub async fn run(
             let e = rescue(&reader, &db_path, e);
             tracing::error!(db = %db_path.display(), error = %format!("{e:#}"), "stopping: the database file changed under the daemon");
             fatal = Some(e);
+            shutdown.cancel(); // the notifier stops too
             break;
         }
         if let Some(jump) = Reading::now().and_then(|r| clock.observe(r)) {
@@ -182,7 +183,6 @@ pub async fn run(
     watchdog.abort();
     notifier.stopped().await;
     if let Some(e) = fatal {
-        shutdown.cancel();
         return Err(e);
     }
     tracing::info!("stet daemon stopped");
