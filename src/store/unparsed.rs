@@ -6,7 +6,8 @@
 
 use rusqlite::params;
 
-use super::{Batch, Result, Store, insert_blob};
+use super::blobs::insert_blob;
+use super::{Batch, Result, Store};
 use crate::model::{BodyHash, WatchId};
 
 /// One kept body, for `history` and tests.
