@@ -139,7 +139,10 @@ proptest! {
         timed("parse_listing", &xml, || { let _ = stet::feeds::parse_listing(xml.as_bytes()); });
         let base = url::Url::parse("https://news.example/").unwrap();
         for link in xml.split(['<', '>', '"']) {
-            let _ = stet::feeds::canonical_article_url(link, &base);
+            if let Some(url) = stet::feeds::canonical_article_url(link, &base) {
+                // A feed never makes a watch of a URL with credentials.
+                prop_assert!(url.username().is_empty() && url.password().is_none(), "{url}");
+            }
         }
     }
 
@@ -200,6 +203,8 @@ fn xml_soup() -> impl Strategy<Value = String> {
         Just("<!DOCTYPE x [<!ENTITY a \"aaaa\">]>".to_string()),
         Just("</channel></rss>".to_string()),
         Just("<pubDate>not a date</pubDate>".to_string()),
+        Just("<link>https://bob:pw@news.example/a</link>".to_string()),
+        Just("<link>//eve@news.example/b</link>".to_string()),
         "\\PC{0,20}",
     ];
     prop::collection::vec(piece, 0..60).prop_map(|v| v.concat())
