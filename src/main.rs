@@ -26,6 +26,7 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(code) => ExitCode::from(code),
+        Err(err) if cli::output::is_closed_pipe(&err) => ExitCode::from(exit::CLOSED_STDOUT),
         Err(err) => {
             let code = exit_code_of(&err);
             eprintln!("stet: error: {err}");

@@ -9,15 +9,18 @@
 //!
 //! One submodule per concern: `watches` (the watch list and due targets), `feeds` (feeds and
 //! their polls), `versions` (reading versions, events and checks), `batch` (recording check
-//! outcomes), `blobs` (chunk packing, compression, bodies), `ledger`, `outbox`, `unparsed` (bodies kept
-//! without a version: too complex to parse), `clock` (due times moved after a clock jump) and
-//! `rescue` (a copy of an archive whose file was removed).
+//! outcomes), `deferred` (a check not made: only the due time moves), `blobs` (chunk packing,
+//! compression, bodies), `listing` (the watch list by pages), `ledger`, `outbox`, `unparsed`
+//! (bodies kept without a version: too complex to parse), `clock` (due times moved after a
+//! clock jump) and `rescue` (a copy of an archive whose file was removed).
 
 mod batch;
 mod blobs;
 mod clock;
+mod deferred;
 mod feeds;
 mod ledger;
+mod listing;
 mod outbox;
 mod rescue;
 mod unparsed;
@@ -29,6 +32,7 @@ pub use blobs::{ChunkIndex, PackedBody, compress_text};
 pub(crate) use blobs::{decompress_text, insert_blob};
 pub use feeds::FeedRow;
 pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
+pub use listing::WatchPage;
 pub use outbox::{AlertCount, DueAlert, OutboxRow};
 pub use unparsed::UnparsedBody;
 pub use versions::{CheckRow, EventRow, Version, VersionMeta};

@@ -7,6 +7,9 @@ mod faults;
 mod hostile;
 mod ledger;
 mod lifecycle;
+mod metadata;
+mod pipes;
+mod politeness;
 mod props;
 mod robustness;
 mod secrets;
@@ -41,7 +44,7 @@ impl Stet {
         let politeness = if extra.contains("[politeness]") {
             ""
         } else {
-            "[politeness]\nmin_delay = \"0s\"\n"
+            "[politeness]\nmin_delay = \"0s\"\nslow_delay = \"50ms\"\n"
         };
         let config = format!(
             "[storage]\npath = \"{}\"\n\n[fetch]\n{defaults}{fetch}\n\n{politeness}\n{extra}\n",
