@@ -433,6 +433,8 @@ async fn fetch_and_read(
     let final_url = response.final_url.clone();
     let slot = extract_slots.acquire().await;
     let db_path = db_path.to_owned();
+    // Kept in case the extraction runs out of time: the body is archived all the same.
+    let served = body.clone();
     let analysing = tokio::task::spawn_blocking(move || {
         analyse(
             body,
@@ -455,10 +457,12 @@ async fn fetch_and_read(
                 "too_complex: extraction took longer than {}s",
                 budget::TIME_LIMIT.as_secs()
             ));
+            probe.unparsed = Some((body_hash, served));
             return;
         }
     };
     drop(slot);
+    drop(served);
     match analysed {
         Ok(Analysis::TooComplex { reason, body }) => {
             probe.validators = None;
