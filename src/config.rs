@@ -29,6 +29,8 @@ pub struct Config {
     pub politeness: PolitenessConfig,
     #[serde(default)]
     pub feeds: FeedsConfig,
+    #[serde(default)]
+    pub ledger: LedgerConfig,
     /// Article URLs to watch, besides those added with `stet watch add`.
     #[serde(default, rename = "watch")]
     pub watches: Vec<WatchEntry>,
@@ -42,6 +44,33 @@ pub struct Config {
     /// and shown by `stet config check`.
     #[serde(skip)]
     pub warnings: Vec<String>,
+}
+
+/// Signed checkpoints of the ledger and where they are sent (see `docs/LEDGER.md`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// The Ed25519 signing key that `stet ledger keygen` writes (mode 0600); its name is the
+    /// checkpoints' origin line. Default: `ledger.key` beside the database.
+    pub key: Option<PathBuf>,
+    /// An RFC 3161 timestamp authority: every published checkpoint gets a token from it.
+    pub tsa_url: Option<String>,
+    /// C2SP tlog-witness submission prefixes: each new checkpoint is sent to
+    /// `<prefix>/add-checkpoint` with its consistency proof.
+    #[serde(default)]
+    pub witnesses: Vec<String>,
+    /// When the daemon publishes a checkpoint (when the ledger grew): a crontab line,
+    /// @hourly, @daily or "every 6h". Unset: only `stet ledger publish` does.
+    pub publish: Option<String>,
+}
+
+impl LedgerConfig {
+    /// Where the signing key is: `key`, or `ledger.key` beside the database `db`.
+    pub fn key_path(&self, db: &Path) -> PathBuf {
+        self.key
+            .clone()
+            .unwrap_or_else(|| db.with_file_name("ledger.key"))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -732,6 +761,16 @@ impl Config {
                 && let Err(e) = s.parse::<crate::scheduler::Cadence>()
             {
                 return Err(invalid(s, e.to_string()));
+            }
+        }
+        if let Some(s) = &self.ledger.publish
+            && let Err(e) = s.parse::<crate::scheduler::Cadence>()
+        {
+            return Err(invalid(s, e.to_string()));
+        }
+        for u in self.ledger.witnesses.iter().chain(&self.ledger.tsa_url) {
+            if let Err(e) = url::Url::parse(u) {
+                return Err(invalid(u, format!("bad URL {u:?}: {e}")));
             }
         }
         for s in [&self.schedule.default, &self.feeds.schedule] {

@@ -62,7 +62,18 @@ pub struct ConfigSource {
     pub db_override: Option<PathBuf>,
 }
 
+/// The config the Debian package installs, read when no `--config` (or `STET_CONFIG`) is given.
+pub const SYSTEM_CONFIG: &str = "/etc/stet/stet.toml";
+
 impl ConfigSource {
+    /// The file named (`--config`), else `system` if it exists, else none (built-in defaults).
+    pub fn resolve(named: Option<PathBuf>, system: &Path, db_override: Option<PathBuf>) -> Self {
+        Self {
+            path: named.or_else(|| system.is_file().then(|| system.to_path_buf())),
+            db_override,
+        }
+    }
+
     pub fn load(&self) -> anyhow::Result<Config> {
         let mut config = match &self.path {
             Some(p) => Config::load(p)?,
@@ -90,6 +101,9 @@ pub async fn run(
     systemd_notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(db = %db_path.display(), "stet daemon started");
     let notifier = crate::notify::spawn(config.clone(), db_path.clone(), shutdown.clone());
+    // Signed checkpoints on the `[ledger] publish` schedule (read at start, not on reload).
+    let publisher =
+        crate::publish::spawn_schedule(config.clone(), db_path.clone(), shutdown.clone());
     // One read connection for the loop's questions (what is due, and when next); passes and
     // feed polls write through their own.
     let mut reader = Store::open(&db_path)?;
@@ -190,6 +204,9 @@ pub async fn run(
     systemd_notify(&[sd_notify::NotifyState::Stopping]);
     watchdog.abort();
     notifier.stopped().await;
+    if let Some(p) = publisher {
+        let _ = p.await;
+    }
     if let Some(e) = fatal {
         return Err(e);
     }
@@ -270,7 +287,12 @@ async fn idle(shutdown: &CancellationToken, reload: &Notify, wait: Duration) -> 
 /// happen, and the commands that add something (naming the same config and database).
 pub fn nothing_to_check(source: &ConfigSource) -> String {
     let mut stet = String::from("stet");
-    if let Some(path) = &source.path {
+    // The system config is read without being named.
+    if let Some(path) = source
+        .path
+        .as_ref()
+        .filter(|p| p.as_path() != Path::new(SYSTEM_CONFIG))
+    {
         stet.push_str(&format!(" --config {}", path.display()));
     }
     if let Some(db) = &source.db_override {
@@ -369,4 +391,33 @@ fn spawn_watchdog(shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::ConfigSource;
+
+    #[test]
+    fn the_system_config_is_read_when_none_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = dir.path().join("stet.toml");
+        let named = PathBuf::from("mine.toml");
+        assert_eq!(ConfigSource::resolve(None, &system, None).path, None);
+        std::fs::write(&system, "").unwrap();
+        assert_eq!(
+            ConfigSource::resolve(None, &system, None).path,
+            Some(system.clone())
+        );
+        assert_eq!(
+            ConfigSource::resolve(Some(named.clone()), &system, None).path,
+            Some(named),
+            "--config wins"
+        );
+        assert_eq!(
+            ConfigSource::resolve(None, Path::new("/nonexistent/stet.toml"), None).path,
+            None
+        );
+    }
 }

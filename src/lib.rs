@@ -18,6 +18,11 @@
 //! - [`clock`]: jumps of the wall clock, noticed against the boot clock. Pure but one read.
 //! - [`scheduler`]: when each watch is next due (cron, jitter, backoff, age). Pure.
 //! - [`notify`]: alerts: delivering the durable outbox to webhooks, chat, e-mail and programs.
+//! - [`merkle`]: the RFC 9162 Merkle tree over the ledger: roots, inclusion and consistency. Pure.
+//! - [`note`]: C2SP signed notes with Ed25519 keys (Go's sumdb/note format). Pure.
+//! - [`proof`]: checkpoints, C2SP tlog-proofs and `stet proof` files, and checking them. Pure.
+//! - [`timestamp`]: RFC 3161 requests and tokens, read without trusting them. Pure.
+//! - [`publish`]: signs, stores, timestamps and sends checkpoints to witnesses; on a schedule.
 //! - [`secret`]: secrets that never print themselves; URLs with credentials redacted.
 //! - [`verify`]: re-computes every stored hash and the ledger chain; names each failing row.
 //! - [`warc`]: WARC 1.1 records for stored versions. Pure.
@@ -37,11 +42,16 @@ pub mod feeds;
 pub mod fetch;
 pub mod fingerprint;
 pub mod ledger;
+pub mod merkle;
 pub mod model;
+pub mod note;
 pub mod notify;
 pub mod polite;
+pub mod proof;
+pub mod publish;
 pub mod scheduler;
 pub mod secret;
 pub mod store;
+pub mod timestamp;
 pub mod verify;
 pub mod warc;

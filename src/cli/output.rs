@@ -103,7 +103,8 @@ pub fn raw(bytes: &[u8]) -> anyhow::Result<()> {
     })
 }
 
-/// Prints text that may carry styles, through anstream, in one write (see [`say!`] for a line).
+/// Prints text that may carry styles, through anstream, in one write (see
+/// [`say!`](crate::say) for a line).
 pub fn styled(text: &str) {
     let mut out = anstream::stdout();
     let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());

@@ -22,6 +22,7 @@ mod feeds;
 mod ledger;
 mod listing;
 mod outbox;
+mod proofs;
 mod rescue;
 mod unparsed;
 mod versions;
@@ -34,6 +35,7 @@ pub use feeds::FeedRow;
 pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
 pub use listing::WatchPage;
 pub use outbox::{AlertCount, DueAlert, OutboxRow};
+pub use proofs::{StoredCheckpoint, WitnessState};
 pub use unparsed::UnparsedBody;
 pub use versions::{CheckRow, EventRow, Version, VersionMeta};
 pub use watches::{CheckTarget, WatchSummary};
@@ -55,7 +57,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_ledger.sql"),
     include_str!("../../migrations/0004_outbox.sql"),
     include_str!("../../migrations/0007_robust.sql"),
+    include_str!("../../migrations/0008_ledger_proofs.sql"),
 ];
+
+/// The index in [`MIGRATIONS`] of `0008_ledger_proofs.sql`, which also writes an attestation
+/// entry for every version and event an archive already holds.
+const PROOFS_MIGRATION: usize = MIGRATIONS.len() - 1;
 
 /// The index in [`MIGRATIONS`] of `0003_ledger.sql`, which also writes the entries of the rows an
 /// archive already holds.
@@ -125,6 +132,7 @@ impl Store {
                 .enumerate()
                 .map(|(i, sql)| match i {
                     LEDGER_MIGRATION => M::up_with_hook(sql, ledger::backfill),
+                    PROOFS_MIGRATION => M::up_with_hook(sql, proofs::attest),
                     _ => M::up(sql),
                 })
                 .collect(),

@@ -10,6 +10,7 @@ mod lifecycle;
 mod metadata;
 mod pipes;
 mod politeness;
+mod proofs;
 mod props;
 mod robustness;
 mod secrets;
