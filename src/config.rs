@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::secret::{self, Secret};
+
 /// The commented example configuration shipped in `config/stet.toml`.
 pub const EXAMPLE: &str = include_str!("../config/stet.toml");
 
@@ -41,6 +43,10 @@ pub struct Config {
     /// The web interface and HTTP API (`stet serve`, or beside `stet run` when `listen` is set).
     #[serde(default)]
     pub server: ServerConfig,
+    /// What a careful operator should know about the file (a readable secret); logged at load
+    /// and shown by `stet config check`.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -537,9 +543,23 @@ pub struct AlertEntry {
     /// HTTP sinks: where to post.
     #[serde(default)]
     pub url: Option<String>,
+    /// HTTP sinks: read the URL from this file (or systemd credential) instead, when the URL
+    /// itself is the secret (Slack, Discord and ntfy put the token in the path).
+    #[serde(default)]
+    pub url_file: Option<PathBuf>,
+    /// HTTP sinks: read the URL from this environment variable instead.
+    #[serde(default)]
+    pub url_env: Option<String>,
     /// Webhook: signs each body with HMAC-SHA256 in the X-Stet-Signature header.
     #[serde(default)]
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
+    /// Webhook: read `secret` from this file (a relative name is looked up in systemd's
+    /// `$CREDENTIALS_DIRECTORY` first, then beside the config file).
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// Webhook: read `secret` from this environment variable.
+    #[serde(default)]
+    pub secret_env: Option<String>,
     /// Email: the SMTP server.
     #[serde(default)]
     pub smtp_host: Option<String>,
@@ -551,7 +571,13 @@ pub struct AlertEntry {
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
+    /// Email: read `password` from this file (looked up like `secret_file`).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Email: read `password` from this environment variable.
+    #[serde(default)]
+    pub password_env: Option<String>,
     #[serde(default)]
     pub from: Option<String>,
     #[serde(default)]
@@ -625,7 +651,23 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text, path)
+        let mut config = Self::parse(&text, path)?;
+        let inline_secret = config.alerts.iter().any(|a| {
+            a.password.is_some() && a.password_file.is_none() && a.password_env.is_none()
+                || a.secret.is_some() && a.secret_file.is_none() && a.secret_env.is_none()
+        });
+        // A secret written in the file is only as safe as the file.
+        if inline_secret && let Some(mode) = secret::readable_by_others(path) {
+            config.warnings.push(format!(
+                "{} holds a password or secret and can be read by other users (mode {mode:o}): \
+                 chmod 600 it, or move the secret to password_file/secret_file or the environment",
+                path.display()
+            ));
+        }
+        for warning in &config.warnings {
+            tracing::warn!(file = %path.display(), "{warning}");
+        }
+        Ok(config)
     }
 
     /// Parses config text; `path` is only used in error messages.
@@ -640,8 +682,78 @@ impl Config {
                 message: with_source_line(err.message().trim(), text, line),
             }
         })?;
+        let mut config = config;
+        config.resolve_secrets(text, path)?;
         config.validate(text, path)?;
         Ok(config)
+    }
+
+    /// Reads each secret given by `*_file` or `*_env` into its field. At most one source per
+    /// secret. Errors name the file or variable, never a value.
+    fn resolve_secrets(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let config_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        for (index, alert) in self.alerts.iter_mut().enumerate() {
+            let anchor = nth_alert_offset(text, index).unwrap_or(0);
+            let err = |message: String| {
+                let (line, column) = line_and_column(text, anchor);
+                ConfigError::Invalid {
+                    path: path.to_owned(),
+                    line,
+                    column,
+                    message: format!("alert {:?}: {message}", alert.name),
+                }
+            };
+            let resolve = |key: &str,
+                           inline: bool,
+                           file: &Option<PathBuf>,
+                           env: &Option<String>|
+             -> Result<Option<Secret>, String> {
+                let sources =
+                    usize::from(inline) + usize::from(file.is_some()) + usize::from(env.is_some());
+                if sources > 1 {
+                    return Err(format!("give {key}, {key}_file or {key}_env, not several"));
+                }
+                if let Some(file) = file {
+                    let p = secret::file_path(file, &config_dir, credentials.as_deref());
+                    return secret::from_file(&p).map(Some).map_err(|e| e.to_string());
+                }
+                if let Some(name) = env {
+                    return secret::from_env(name).map(Some).map_err(|e| e.to_string());
+                }
+                Ok(None)
+            };
+            if let Some(v) = resolve(
+                "password",
+                alert.password.is_some(),
+                &alert.password_file,
+                &alert.password_env,
+            )
+            .map_err(err)?
+            {
+                alert.password = Some(v);
+            }
+            if let Some(v) = resolve(
+                "secret",
+                alert.secret.is_some(),
+                &alert.secret_file,
+                &alert.secret_env,
+            )
+            .map_err(err)?
+            {
+                alert.secret = Some(v);
+            }
+            if let Some(v) =
+                resolve("url", alert.url.is_some(), &alert.url_file, &alert.url_env).map_err(err)?
+            {
+                alert.url = Some(v.expose().trim().to_string());
+            }
+        }
+        Ok(())
     }
 
     fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {

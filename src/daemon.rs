@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::check::Checker;
+use crate::clock::{JumpDetector, Reading};
 use crate::config::Config;
 use crate::feeds;
 use crate::model::now_rfc3339;
@@ -106,16 +107,48 @@ pub async fn run(
     let web = spawn_server(&config, &db_path, shutdown.clone()).await?;
     // One read connection for the loop's questions (what is due, and when next); passes and
     // feed polls write through their own.
-    let reader = Store::open(&db_path)?;
+    let mut reader = Store::open(&db_path)?;
+    let identity = FileIdentity::of(&db_path)?;
+    let mut clock = JumpDetector::new(Duration::from_secs(60));
+    let mut fatal = None;
     // Said once when the archive has nothing to check, again only after it had something.
     let mut told_empty = false;
 
     while !shutdown.is_cancelled() {
+        // The archive is the file that was opened: if it was removed or replaced, writing on
+        // would go to a file nobody can read (or create a new, empty archive). Stop instead.
+        if let Err(e) = identity.still(&db_path) {
+            let e = rescue(&reader, &db_path, e);
+            tracing::error!(db = %db_path.display(), error = %format!("{e:#}"), "stopping: the database file changed under the daemon");
+            fatal = Some(e);
+            shutdown.cancel(); // the notifier stops too
+            break;
+        }
+        if let Some(jump) = Reading::now().and_then(|r| clock.observe(r)) {
+            let secs = (jump.num_milliseconds() as f64 / 1000.0).round() as i64;
+            match reader.shift_due_times(secs) {
+                Ok(moved) => tracing::warn!(
+                    jump_secs = secs,
+                    moved,
+                    "the system clock jumped; due times moved with it"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "the system clock jumped; cannot move due times")
+                }
+            }
+        }
         if let Err(e) = poll_due_feeds(&checker, &config, &db_path, &reader, &shutdown).await {
             tracing::error!(error = %format!("{e:#}"), "feed polling failed");
         }
         let batch = (config.fetch.concurrency * 16).max(64);
-        let due = reader.due_targets(&now_rfc3339(), batch)?;
+        let due = match reader.due_targets(&now_rfc3339(), batch) {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the due watches; retrying shortly");
+                idle(&shutdown, &reload, Duration::from_secs(10)).await;
+                continue;
+            }
+        };
         if !due.is_empty() {
             let count = due.len();
             let started = std::time::Instant::now();
@@ -178,6 +211,9 @@ pub async fn run(
     if let Some(web) = web {
         let _ = web.await;
     }
+    if let Some(e) = fatal {
+        return Err(e);
+    }
     tracing::info!("stet daemon stopped");
     Ok(())
 }
@@ -199,6 +235,60 @@ async fn spawn_server(
             tracing::error!(error = %e, "the web interface stopped");
         }
     })))
+}
+
+/// Saves what the open connection still sees of a removed or replaced archive next to it, and
+/// says where in the error.
+fn rescue(reader: &Store, db_path: &Path, error: anyhow::Error) -> anyhow::Error {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let mut name = db_path.as_os_str().to_owned();
+    name.push(format!(".rescued-{stamp}"));
+    let to = PathBuf::from(name);
+    match reader.copy_to(&to) {
+        Ok(()) => error.context(format!(
+            "stopped; everything committed was saved to {}: move it back to {} and start stet again",
+            to.display(),
+            db_path.display()
+        )),
+        Err(e) => error.context(format!(
+            "stopped; the archive could not be saved to {}: {e}",
+            to.display()
+        )),
+    }
+}
+
+/// Which file a path names: device and inode, to notice a database removed or replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> anyhow::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("cannot stat the database {}", path.display()))?;
+        Ok(Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+
+    /// Ok when `path` still names this file.
+    fn still(&self, path: &Path) -> anyhow::Result<()> {
+        match Self::of(path) {
+            Ok(now) if now == *self => Ok(()),
+            Ok(_) => Err(anyhow::anyhow!(
+                "the database {} was replaced by another file while stet was running",
+                path.display()
+            )),
+            Err(_) => Err(anyhow::anyhow!(
+                "the database {} was removed while stet was running",
+                path.display()
+            )),
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]

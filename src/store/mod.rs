@@ -12,10 +12,13 @@
 //! outcomes), `deferred` (a check not made: only the due time moves), `blobs` (chunk packing,
 //! compression, bodies), `listing` (the watch list by pages), `ledger`, `outbox`, `proofs`
 //! (checkpoints and witnesses), and for the web interface `pages` (paged watch list, changes,
-//! Memento lookups, verification runs) and `search` (the full-text index).
+//! Memento lookups, verification runs), `search` (the full-text index), `unparsed` (bodies kept
+//! without a version: too complex to parse), `clock` (due times moved after a clock jump) and
+//! `rescue` (a copy of an archive whose file was removed).
 
 mod batch;
 mod blobs;
+mod clock;
 mod deferred;
 mod feeds;
 mod ledger;
@@ -23,7 +26,9 @@ mod listing;
 mod outbox;
 mod pages;
 mod proofs;
+mod rescue;
 mod search;
+mod unparsed;
 mod versions;
 mod watches;
 
@@ -40,6 +45,7 @@ pub use pages::{
 };
 pub use proofs::{StoredCheckpoint, WitnessState};
 pub use search::{MATCH_END, MATCH_START, SearchHit, SearchQuery};
+pub use unparsed::UnparsedBody;
 pub use versions::{CheckRow, EventRow, Version, VersionMeta};
 pub use watches::{CheckTarget, WatchSummary};
 
@@ -59,6 +65,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_schedule_feeds.sql"),
     include_str!("../../migrations/0003_ledger.sql"),
     include_str!("../../migrations/0004_outbox.sql"),
+    include_str!("../../migrations/0007_robust.sql"),
     PROOFS_SQL,
     include_str!("../../migrations/0009_search.sql"),
 ];
