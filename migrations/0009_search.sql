@@ -5,7 +5,7 @@
 
 -- Every version's title and text (without its title line), keyed by versions.id. Filled by
 -- `Store::index_search` from the compressed texts, which SQL cannot read.
-CREATE VIRTUAL TABLE search_text USING fts5(
+CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5(
     title,
     body,
     watch_id UNINDEXED,
@@ -13,7 +13,7 @@ CREATE VIRTUAL TABLE search_text USING fts5(
     tokenize = 'unicode61 remove_diacritics 2'
 );
 
-CREATE TABLE watch_summary (
+CREATE TABLE IF NOT EXISTS watch_summary (
     watch_id        INTEGER PRIMARY KEY REFERENCES watches(id),
     -- the URL's host (and port), lower-case
     host            TEXT NOT NULL,
@@ -27,13 +27,13 @@ CREATE TABLE watch_summary (
     -- the significance of the latest edit
     last_significance TEXT
 );
-CREATE INDEX watch_summary_by_change ON watch_summary (last_event_id, watch_id);
-CREATE INDEX watch_summary_by_title ON watch_summary (title, watch_id);
-CREATE INDEX watch_summary_by_versions ON watch_summary (versions, watch_id);
-CREATE INDEX watch_summary_by_host ON watch_summary (host, last_event_id);
-CREATE INDEX events_by_id_kind ON events (kind, id);
+CREATE INDEX IF NOT EXISTS watch_summary_by_change ON watch_summary (last_event_id, watch_id);
+CREATE INDEX IF NOT EXISTS watch_summary_by_title ON watch_summary (title, watch_id);
+CREATE INDEX IF NOT EXISTS watch_summary_by_versions ON watch_summary (versions, watch_id);
+CREATE INDEX IF NOT EXISTS watch_summary_by_host ON watch_summary (host, last_event_id);
+CREATE INDEX IF NOT EXISTS events_by_id_kind ON events (kind, id);
 
-CREATE TRIGGER watch_summary_on_watch AFTER INSERT ON watches BEGIN
+CREATE TRIGGER IF NOT EXISTS watch_summary_on_watch AFTER INSERT ON watches BEGIN
     INSERT OR IGNORE INTO watch_summary (watch_id, host) VALUES (
         NEW.id,
         lower(CASE
@@ -45,12 +45,12 @@ CREATE TRIGGER watch_summary_on_watch AFTER INSERT ON watches BEGIN
     );
 END;
 
-CREATE TRIGGER watch_summary_on_version AFTER INSERT ON versions BEGIN
+CREATE TRIGGER IF NOT EXISTS watch_summary_on_version AFTER INSERT ON versions BEGIN
     UPDATE watch_summary SET versions = versions + 1, title = NEW.title
     WHERE watch_id = NEW.watch_id;
 END;
 
-CREATE TRIGGER watch_summary_on_event AFTER INSERT ON events BEGIN
+CREATE TRIGGER IF NOT EXISTS watch_summary_on_event AFTER INSERT ON events BEGIN
     UPDATE watch_summary SET
         last_event_id = NEW.id,
         last_event_at = NEW.at,
@@ -61,7 +61,7 @@ CREATE TRIGGER watch_summary_on_event AFTER INSERT ON events BEGIN
 END;
 
 -- The summary of the watches an archive already holds.
-INSERT INTO watch_summary (watch_id, host)
+INSERT OR IGNORE INTO watch_summary (watch_id, host)
 SELECT id, lower(CASE
     WHEN instr(substr(url, instr(url, '://') + 3), '/') > 0
     THEN substr(substr(url, instr(url, '://') + 3), 1,
@@ -82,7 +82,7 @@ UPDATE watch_summary SET
                          ORDER BY e.id DESC LIMIT 1);
 
 -- Each run of `stet verify`: the integrity page shows the last one.
-CREATE TABLE verifications (
+CREATE TABLE IF NOT EXISTS verifications (
     id        INTEGER PRIMARY KEY,
     at        TEXT NOT NULL,
     ok        INTEGER NOT NULL,

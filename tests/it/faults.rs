@@ -361,7 +361,7 @@ fn stet_on(disk: &Path, extra: &str) -> Stet {
 #[test]
 fn a_full_disk_stops_writes_loses_nothing_committed_and_recovers_when_space_returns() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(disk) = SmallDisk::mount(tmp.path(), "1500k") else {
+    let Some(disk) = SmallDisk::mount(tmp.path(), "2500k") else {
         return;
     };
     let site = Site::start();
@@ -370,7 +370,7 @@ fn a_full_disk_stops_writes_loses_nothing_committed_and_recovers_when_space_retu
     let urls: Vec<String> = (0..40)
         .map(|i| {
             let path = format!("/big/{i}");
-            site.set(&path, Route::html(incompressible_article(i, 60)));
+            site.set(&path, Route::html(incompressible_article(i, 120)));
             site.url(&path)
         })
         .collect();
