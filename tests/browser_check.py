@@ -20,6 +20,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 base, token, title, removed, added, hostile = sys.argv[1:7]
 shots = sys.argv[7] if len(sys.argv) > 7 else None
@@ -54,6 +55,7 @@ try:
     driver.find_element(By.CSS_SELECTOR, "input[name=from][value='1']").click()
     driver.find_element(By.CSS_SELECTOR, "input[name=to][value='2']").click()
     driver.find_element(By.ID, "compare").click()
+    WebDriverWait(driver, 10).until(lambda d: "/diff" in d.current_url)
     assert "/diff" in driver.current_url, driver.current_url
     dels = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#diff td.old del")]
     inss = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#diff td.new ins")]
@@ -73,6 +75,8 @@ try:
     driver.get(base + "/login")
     driver.find_element(By.NAME, "token").send_keys(token)
     driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    # The click only submits the form: wait for the login's answer to set the cookie.
+    WebDriverWait(driver, 10).until(lambda d: d.get_cookies())
     assert [c["name"] for c in driver.get_cookies()] == ["stet_session"], driver.get_cookies()
     before = watches_count()
     driver.get(base + hostile)
