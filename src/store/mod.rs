@@ -132,10 +132,24 @@ impl Store {
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(open_err)?;
-        // journal_mode answers with a row, so it is read rather than executed.
-        let _: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(open_err)?;
+        // journal_mode answers with a row, so it is read rather than executed. Switching a new
+        // file to WAL needs a lock that SQLite does not wait for (no busy handler): while another
+        // process creates the same archive it answers "database is locked" at once, so it is
+        // asked again for a while.
+        let mut attempt = 0;
+        loop {
+            match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+                Ok(_) => break,
+                Err(e)
+                    if attempt < 100
+                        && e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+                {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return Err(open_err(e)),
+            }
+        }
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(open_err)?;
         let migrations = Migrations::new(
