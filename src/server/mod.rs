@@ -1,8 +1,8 @@
 //! The web interface and the HTTP API over an archive (`stet serve`, or beside `stet run`).
 //!
-//! Owns the router, access control ([`auth`]), the pages ([`html`], laid out by compile-time
-//! checked templates), the JSON API with its OpenAPI document ([`api`]), the Atom and JSON
-//! feeds ([`feeds`]) and Memento ([`memento`]). Reads through `Store` methods on blocking
+//! Owns the router, access control (`auth`), the pages (`html`, laid out by compile-time
+//! checked templates), the JSON API with its OpenAPI document (`api`), the Atom and JSON
+//! feeds (`feeds`) and Memento (`memento`). Reads through `Store` methods on blocking
 //! threads, a few pooled connections; it runs no SQL itself. It never writes to the archive
 //! except adding and removing watches for a holder of a token (and keeping the derived search
 //! index up to date).
