@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -74,6 +75,11 @@ struct Probe {
     retry_after: Option<Duration>,
     schedule: Option<String>,
     born: Option<String>,
+    /// The response's Content-Type, to decode the latest stored body alike when it must be
+    /// re-extracted.
+    content_type: Option<String>,
+    /// The watch's own extraction rules.
+    rules: Arc<extract::Options>,
 }
 
 /// Everything a pass needs that outlives one pass: HTTP clients, per-host politeness state and
@@ -92,6 +98,11 @@ pub struct Checker {
     extract_slots: tokio::sync::Semaphore,
     /// The alert sinks whose outbox rows are written with each event.
     alert_routes: Vec<crate::notify::AlertRoute>,
+    /// Extraction rules of `[[watch]]` entries that have any, by watch URL.
+    watch_rules: HashMap<String, Arc<extract::Options>>,
+    /// Extraction rules of `[[feed]]` entries that have any, by feed URL: they apply to the
+    /// articles the feed found.
+    feed_rules: HashMap<String, Arc<extract::Options>>,
 }
 
 impl Checker {
@@ -120,7 +131,30 @@ impl Checker {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
             alert_routes: crate::notify::routes(&config.alerts),
+            watch_rules: rules_by_url(
+                config.watches.iter().map(|w| (&w.url, w.extract_options())),
+            )?,
+            feed_rules: rules_by_url(
+                config
+                    .feed_entries
+                    .iter()
+                    .map(|f| (&f.url, f.extract_options())),
+            )?,
         })
+    }
+
+    /// The extraction rules for one target: its `[[watch]]` entry's, or else those of the
+    /// `[[feed]]` it came from.
+    fn rules_for(
+        &self,
+        target: &CheckTarget,
+        feed_of: &HashMap<WatchId, String>,
+    ) -> Arc<extract::Options> {
+        self.watch_rules
+            .get(&target.url)
+            .or_else(|| feed_of.get(&target.id).and_then(|f| self.feed_rules.get(f)))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The client for trusted URLs (the config's, the CLI's, feeds' own URLs).
@@ -131,6 +165,22 @@ impl Checker {
     pub fn politeness(&self) -> &Politeness {
         &self.polite
     }
+}
+
+/// The rules of the entries that have any, keyed by the URL as the archive stores it.
+fn rules_by_url<'a>(
+    entries: impl Iterator<Item = (&'a String, Result<extract::Options, extract::OptionsError>)>,
+) -> anyhow::Result<HashMap<String, Arc<extract::Options>>> {
+    let mut out = HashMap::new();
+    for (url, rules) in entries {
+        let rules = rules?;
+        if rules.is_empty() {
+            continue;
+        }
+        let url = crate::fetch::parse_watch_url(url)?.to_string();
+        out.insert(url, Arc::new(rules));
+    }
+    Ok(out)
 }
 
 /// Checks `targets` once with a fresh [`Checker`]. `on_report` is called for each outcome as
@@ -169,16 +219,23 @@ impl Checker {
             report_tx,
         )?;
 
+        let feed_of = if self.feed_rules.is_empty() {
+            HashMap::new()
+        } else {
+            Store::open(db_path)?.feed_urls_of_watches()?
+        };
         let produce = {
             let shutdown = shutdown.clone();
+            let feed_of = &feed_of;
             async move {
                 let probes = futures_util::stream::iter(targets)
                     .take_until(shutdown.clone().cancelled_owned())
                     .map(|target| {
                         let shutdown = shutdown.clone();
+                        let rules = self.rules_for(&target, feed_of);
                         async move {
                             tokio::select! {
-                                p = self.probe(target, db_path) => Some(p),
+                                p = self.probe(target, rules, db_path) => Some(p),
                                 _ = shutdown.cancelled() => None,
                             }
                         }
@@ -214,7 +271,12 @@ impl Checker {
     }
 
     /// Fetches one target politely and reduces the response to an observation.
-    async fn probe(&self, target: CheckTarget, db_path: &Path) -> Probe {
+    async fn probe(
+        &self,
+        target: CheckTarget,
+        rules: Arc<extract::Options>,
+        db_path: &Path,
+    ) -> Probe {
         let mut probe = Probe {
             watch_id: target.id,
             url: target.url.clone(),
@@ -226,6 +288,8 @@ impl Checker {
             retry_after: None,
             schedule: target.schedule.clone(),
             born: target.born.clone(),
+            content_type: None,
+            rules,
         };
         let Ok(url) = Url::parse(&target.url) else {
             probe.observation = Observation::Failed("invalid URL".into());
@@ -325,15 +389,18 @@ async fn fetch_and_read(
         return;
     }
     let content_type = response.content_type.clone();
+    probe.content_type = content_type.clone();
     let final_url = response.final_url.clone();
     let _slot = extract_slots.acquire().await;
     let db_path = db_path.to_owned();
+    let rules = probe.rules.clone();
     let analysed = tokio::task::spawn_blocking(move || {
         analyse(
             body,
             body_hash,
             content_type.as_deref(),
             final_url,
+            &rules,
             &db_path,
         )
     })
@@ -377,10 +444,11 @@ fn analyse(
     body_hash: BodyHash,
     content_type: Option<&str>,
     final_url: String,
+    rules: &extract::Options,
     db_path: &Path,
 ) -> Analysis {
     let html = extract::decode(&body, content_type);
-    let article = extract::extract(&html, &final_url);
+    let article = extract::extract_with(&html, &final_url, rules);
     if article.looks_not_found {
         return Analysis::NotFound;
     }
@@ -451,7 +519,8 @@ fn spawn_writer(
             let mut out = Vec::with_capacity(batch.len());
             let mut tx = store.batch()?;
             for mut probe in batch {
-                let state = tx.state(probe.watch_id)?;
+                let mut state = tx.state(probe.watch_id)?;
+                let rebaseline = rebaseline(&tx, &probe, &mut state)?;
                 if let Observation::Article {
                     content_hash,
                     matches_earlier,
@@ -464,7 +533,22 @@ fn spawn_writer(
                     // Only a changed text can be a return to an earlier one.
                     *matches_earlier = tx.earlier_match(probe.watch_id, content_hash)?;
                 }
-                let decision = classify::classify(&state, &probe.observation, &policy);
+                let mut decision = classify::classify(&state, &probe.observation, &policy);
+                if let Some(old) = &rebaseline
+                    && !decision.new_version
+                    && matches!(decision.kind, CheckKind::Unchanged | CheckKind::Restored)
+                {
+                    // The article is unchanged; only the pipeline reads it differently now.
+                    // Its text as the current pipeline reads it becomes the new baseline, as a
+                    // version of its own, without an event or an alert.
+                    decision.new_version = true;
+                    decision.detail = Some(format!(
+                        "re-baselined: extractor {} reads version {} as this text (extractor {} stored it); the article is unchanged",
+                        extract::EXTRACTOR,
+                        old.seq,
+                        old.extractor
+                    ));
+                }
                 let born = probe
                     .born
                     .clone()
@@ -485,6 +569,11 @@ fn spawn_writer(
                     next_check_at: next_at.as_deref(),
                     retire: next == Next::Retire,
                 })?;
+                if decision.new_version
+                    && let Some(seq) = recorded.version
+                {
+                    tx.set_extractor(probe.watch_id, seq, extract::EXTRACTOR)?;
+                }
                 if next == Next::Retire {
                     tracing::info!(url = %probe.url, "watch ended: the article is older than watch_for");
                 }
@@ -513,6 +602,51 @@ fn spawn_writer(
             }
         }
         Ok(())
+    }))
+}
+
+/// The latest version a changed text is compared with, when another extractor produced it.
+struct Rebaseline {
+    seq: VersionSeq,
+    extractor: String,
+}
+
+/// When the text seen differs from the latest version's and another version of the extraction
+/// pipeline produced that version, re-extracts the version's stored raw body with the current
+/// pipeline and compares with that instead (`state.latest` is replaced): upgrading stet must
+/// not report every article as edited.
+fn rebaseline(
+    tx: &crate::store::Batch<'_>,
+    probe: &Probe,
+    state: &mut classify::WatchState,
+) -> anyhow::Result<Option<Rebaseline>> {
+    let Observation::Article { content_hash, .. } = &probe.observation else {
+        return Ok(None);
+    };
+    let Some(latest) = state.latest.filter(|l| l.content_hash != *content_hash) else {
+        return Ok(None);
+    };
+    let Some(made_by) = tx.latest_extractor(probe.watch_id)? else {
+        return Ok(None);
+    };
+    let made_by = made_by.unwrap_or_else(|| extract::LEGACY_EXTRACTOR.to_string());
+    if made_by == extract::EXTRACTOR {
+        return Ok(None);
+    }
+    let Some(body) = tx.latest_body(probe.watch_id)? else {
+        return Ok(None);
+    };
+    let html = extract::decode(&body.raw, probe.content_type.as_deref());
+    let reread = Fingerprint::of(&extract::extract_with(&html, &body.final_url, &probe.rules));
+    tracing::debug!(url = %probe.url, version = body.seq.0, extractor = %made_by, "latest version re-extracted");
+    state.latest = Some(classify::Latest {
+        seq: latest.seq,
+        content_hash: reread.content_hash,
+        loose_hash: reread.loose_hash,
+    });
+    Ok(Some(Rebaseline {
+        seq: body.seq,
+        extractor: made_by,
     }))
 }
 

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_schedule_feeds.sql"),
     include_str!("../migrations/0003_ledger.sql"),
     include_str!("../migrations/0004_outbox.sql"),
+    include_str!("../migrations/0006_extractor.sql"),
 ];
 
 /// The index in [`MIGRATIONS`] of `0003_ledger.sql`, which also writes the entries of the rows an
@@ -67,7 +68,9 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+mod extractor;
 mod outbox;
+pub use extractor::LatestBody;
 pub use outbox::{AlertCount, DueAlert, OutboxRow};
 
 pub struct Store {

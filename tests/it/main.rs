@@ -8,6 +8,8 @@ mod lifecycle;
 mod robustness;
 mod service;
 mod site;
+// mod stability;
+mod upgrade;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -127,6 +129,14 @@ pub fn fixture(name: &str, file: &str) -> String {
 
 pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/readability")
+}
+
+/// The shared corpus beside the clone (`../shared/corpus`), or where `STET_SHARED_CORPUS` says.
+/// A fresh user clone has none: tests that read it say so and go on without it.
+pub fn shared_corpus() -> PathBuf {
+    std::env::var_os("STET_SHARED_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"))
 }
 
 pub fn fixture_names() -> Vec<String> {
