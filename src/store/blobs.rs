@@ -1,0 +1,204 @@
+//! Raw bodies: content-defined chunking (FastCDC), zstd compression, storing each distinct
+//! chunk once, reassembling a stored body; and compressing version texts.
+//!
+//! Never decides which body belongs to which version: `batch` does.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::{Result, Store, StoreError, ZSTD_LEVEL};
+use crate::model::{BodyHash, Sha256Hash};
+
+/// Content-defined chunk sizes: small enough that a site's shared template and an article's
+/// unchanged parts fall into chunks already stored, large enough to compress well.
+const CHUNK_MIN: u32 = 4 * 1024;
+const CHUNK_AVG: u32 = 16 * 1024;
+const CHUNK_MAX: u32 = 64 * 1024;
+
+/// A raw body cut into chunks and compressed, ready for [`Batch::record`]; prepared off the
+/// writer thread so that the one writer only inserts rows.
+#[derive(Debug, Clone)]
+pub struct PackedBody {
+    chunks: Vec<PackedChunk>,
+}
+
+#[derive(Debug, Clone)]
+struct PackedChunk {
+    digest: Sha256Hash,
+    offset: usize,
+    len: usize,
+    /// zstd-compressed bytes; `None` when the chunk was already stored when packed.
+    data: Option<Vec<u8>>,
+}
+
+impl PackedBody {
+    /// Cuts `raw` into content-defined chunks and compresses those `known` does not report as
+    /// stored already.
+    pub fn pack(raw: &[u8], mut known: impl FnMut(&str) -> bool) -> Result<Self> {
+        let mut chunks = Vec::new();
+        for c in fastcdc::v2020::FastCDC::new(raw, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX) {
+            let bytes = &raw[c.offset..c.offset + c.length];
+            let digest = Sha256Hash::of(bytes);
+            let data = if known(&digest.to_hex()) {
+                None
+            } else {
+                Some(compress(bytes)?)
+            };
+            chunks.push(PackedChunk {
+                digest,
+                offset: c.offset,
+                len: c.length,
+                data,
+            });
+        }
+        Ok(Self { chunks })
+    }
+}
+
+fn compress(bytes: &[u8]) -> Result<Vec<u8>> {
+    zstd::bulk::compress(bytes, ZSTD_LEVEL)
+        .map_err(|e| StoreError::Corrupt(format!("cannot compress: {e}")))
+}
+
+/// A version's stored text, or why it cannot be read back.
+pub(crate) fn decompress_text(compressed: &[u8]) -> std::result::Result<String, String> {
+    let bytes =
+        zstd::decode_all(compressed).map_err(|e| format!("the text does not decompress: {e}"))?;
+    String::from_utf8(bytes).map_err(|_| "the text is not UTF-8".to_string())
+}
+
+/// Compresses a version's canonical text for storage.
+pub fn compress_text(text: &str) -> Result<Vec<u8>> {
+    compress(text.as_bytes())
+}
+
+/// A read-only look at which chunks are stored, for packing bodies off the writer thread.
+pub struct ChunkIndex {
+    conn: Connection,
+}
+
+impl ChunkIndex {
+    pub fn open(db_path: &Path) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            db_path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
+            path: db_path.display().to_string(),
+            source,
+        })?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        Ok(Self { conn })
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM chunks WHERE hash = ?1)")
+            .and_then(|mut s| s.query_row([key], |r| r.get(0)))
+            .unwrap_or(false)
+    }
+}
+
+/// Stores a raw body once: cut into content-defined chunks (FastCDC), each distinct chunk
+/// stored once, zstd-compressed; the blob row lists the chunks' digests in order.
+pub(crate) fn insert_blob(tx: &Transaction<'_>, hash: &BodyHash, raw: &[u8]) -> Result<()> {
+    let mut has = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM chunks WHERE hash = ?1)")?;
+    let packed = PackedBody::pack(raw, |k| has.query_row([k], |r| r.get(0)).unwrap_or(false))?;
+    insert_packed(tx, hash, raw, &packed)
+}
+
+/// Writes a packed body: the chunks not stored yet, then the blob row. A chunk that was packed
+/// as "already stored" but is not (its transaction rolled back meanwhile) is compressed here.
+pub(super) fn insert_packed(
+    tx: &Transaction<'_>,
+    hash: &BodyHash,
+    raw: &[u8],
+    packed: &PackedBody,
+) -> Result<()> {
+    let exists: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = ?1)",
+        [hash.to_hex()],
+        |r| r.get(0),
+    )?;
+    if exists {
+        return Ok(());
+    }
+    let mut manifest = Vec::with_capacity(packed.chunks.len() * 32);
+    let mut has_chunk =
+        tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM chunks WHERE hash = ?1)")?;
+    let mut add_chunk =
+        tx.prepare_cached("INSERT OR IGNORE INTO chunks (hash, size, data) VALUES (?1, ?2, ?3)")?;
+    for c in &packed.chunks {
+        manifest.extend_from_slice(&c.digest.0);
+        let key = c.digest.to_hex();
+        match &c.data {
+            Some(data) => {
+                add_chunk.execute(params![key, c.len as i64, data])?;
+            }
+            None => {
+                if !has_chunk.query_row([&key], |r| r.get::<_, bool>(0))? {
+                    let bytes = raw.get(c.offset..c.offset + c.len).ok_or_else(|| {
+                        StoreError::Corrupt("a packed chunk lies outside its body".into())
+                    })?;
+                    add_chunk.execute(params![key, c.len as i64, compress(bytes)?])?;
+                }
+            }
+        }
+    }
+    tx.execute(
+        "INSERT INTO blobs (hash, size, compression, data) VALUES (?1, ?2, 'chunks', ?3)",
+        params![hash.to_hex(), raw.len() as i64, manifest],
+    )?;
+    Ok(())
+}
+
+/// Reassembles a stored body.
+pub(super) fn decompress(conn: &Connection, compression: &str, data: &[u8]) -> Result<Vec<u8>> {
+    match compression {
+        "chunks" => {
+            if !data.len().is_multiple_of(32) {
+                return Err(StoreError::Corrupt(
+                    "blob manifest is not a list of digests".into(),
+                ));
+            }
+            let mut stmt = conn.prepare_cached("SELECT data FROM chunks WHERE hash = ?1")?;
+            let mut out = Vec::new();
+            for digest in data.chunks(32) {
+                let key = hex::encode(digest);
+                let compressed: Option<Vec<u8>> =
+                    stmt.query_row([&key], |r| r.get(0)).optional()?;
+                let compressed = compressed
+                    .ok_or_else(|| StoreError::Corrupt(format!("chunk {key} is missing")))?;
+                let bytes = zstd::decode_all(compressed.as_slice()).map_err(|e| {
+                    StoreError::Corrupt(format!("chunk {key} does not decompress: {e}"))
+                })?;
+                out.extend_from_slice(&bytes);
+            }
+            Ok(out)
+        }
+        "zstd" => zstd::decode_all(data)
+            .map_err(|e| StoreError::Corrupt(format!("blob does not decompress: {e}"))),
+        "none" => Ok(data.to_vec()),
+        other => Err(StoreError::Corrupt(format!(
+            "unknown blob compression {other:?}"
+        ))),
+    }
+}
+
+impl Store {
+    /// The raw body stored under `hash`, decompressed.
+    pub fn blob(&self, hash: &BodyHash) -> Result<Option<Vec<u8>>> {
+        let row: Option<(String, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT compression, data FROM blobs WHERE hash = ?1",
+                [hash.to_hex()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(compression, data)| decompress(&self.conn, &compression, &data))
+            .transpose()
+    }
+}

@@ -1,0 +1,188 @@
+//! The archive in SQLite: the only module that runs SQL.
+//!
+//! Owns opening the database (WAL, busy timeout, migrations from `migrations/*.sql`), the watch
+//! list, and the atomic application of check outcomes: a check row, a version, its blob and its
+//! event are written in one transaction, so a crash leaves either all of them or none.
+//! Blocking: callers keep it off async threads (one writer thread; readers open their own).
+//! Every version, event and watch change also gets its ledger entry in the same transaction
+//! (the `ledger` submodule).
+//!
+//! One submodule per concern: `watches` (the watch list and due targets), `feeds` (feeds and
+//! their polls), `versions` (reading versions, events and checks), `batch` (recording check
+//! outcomes), `blobs` (chunk packing, compression, bodies), `ledger` and `outbox`.
+
+mod batch;
+mod blobs;
+mod extractor;
+mod feeds;
+mod ledger;
+mod outbox;
+mod versions;
+mod watches;
+
+pub use batch::{Batch, Capture, CheckRecord, Recorded};
+pub use blobs::{ChunkIndex, PackedBody, compress_text};
+pub use extractor::LatestBody;
+pub(crate) use blobs::{decompress_text, insert_blob};
+pub use feeds::FeedRow;
+pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
+pub use outbox::{AlertCount, DueAlert, OutboxRow};
+pub use versions::{CheckRow, EventRow, Version, VersionMeta};
+pub use watches::{CheckTarget, WatchSummary};
+
+use blobs::decompress;
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite_migration::{M, Migrations};
+
+use crate::notify::AlertRoute;
+
+/// The schema, one plain SQL file per step, applied in order.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_archive.sql"),
+    include_str!("../../migrations/0002_schedule_feeds.sql"),
+    include_str!("../../migrations/0003_ledger.sql"),
+    include_str!("../../migrations/0004_outbox.sql"),
+    include_str!("../../migrations/0006_extractor.sql"),
+];
+
+/// The index in [`MIGRATIONS`] of `0003_ledger.sql`, which also writes the entries of the rows an
+/// archive already holds.
+const LEDGER_MIGRATION: usize = 2;
+
+/// zstd level for raw bodies and texts: level 3 compresses news pages about 5.5 to 1 at
+/// hundreds of MB/s.
+const ZSTD_LEVEL: i32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("cannot create directory {path}: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot migrate database {path}: {source}")]
+    Migrate {
+        path: String,
+        source: rusqlite_migration::Error,
+    },
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("corrupt archive: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+pub struct Store {
+    conn: Connection,
+    /// The alert sinks whose outbox rows [`Batch::record`] writes with each event.
+    alert_routes: Vec<AlertRoute>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        let display = path.display().to_string();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        let open_err = |source| StoreError::Open {
+            path: display.clone(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_err)?;
+        // journal_mode answers with a row, so it is read rather than executed.
+        let _: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(open_err)?;
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(open_err)?;
+        let migrations = Migrations::new(
+            MIGRATIONS
+                .iter()
+                .enumerate()
+                .map(|(i, sql)| match i {
+                    LEDGER_MIGRATION => M::up_with_hook(sql, ledger::backfill),
+                    _ => M::up(sql),
+                })
+                .collect(),
+        );
+        // Two processes opening a new archive at once (the daemon and a CLI command) both see
+        // it unmigrated; the one that loses the race fails inside its transaction, which rolls
+        // back. It then finds the schema up to date, or tries again.
+        let mut attempt = 0;
+        while let Err(source) = migrations.to_latest(&mut conn) {
+            let current: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap_or(0);
+            if current == MIGRATIONS.len() as i64 {
+                break;
+            }
+            attempt += 1;
+            if attempt >= 5 {
+                return Err(StoreError::Migrate {
+                    path: display.clone(),
+                    source,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100 * attempt));
+        }
+        Ok(Self {
+            conn,
+            alert_routes: Vec::new(),
+        })
+    }
+
+    /// Sets the alert sinks: every event recorded from now on queues one outbox row per sink
+    /// that wants it, in the event's own transaction.
+    pub fn set_alert_routes(&mut self, routes: Vec<AlertRoute>) {
+        self.alert_routes = routes;
+    }
+
+    /// A transaction that takes the write lock at once (waiting up to the busy timeout). A
+    /// deferred one that reads first could not upgrade to writing after another process
+    /// committed (SQLITE_BUSY without waiting), and what it reads, such as the ledger head, could
+    /// be overtaken by another writer before it writes.
+    fn write_transaction(&mut self) -> Result<Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}
+
+fn parse_col<T: std::str::FromStr<Err = String>>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<T> {
+    let s: String = r.get(i)?;
+    s.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+fn parse_opt_col<T: std::str::FromStr<Err = String>>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<Option<T>> {
+    let s: Option<String> = r.get(i)?;
+    s.map(|s| {
+        s.parse().map_err(|e: String| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+        })
+    })
+    .transpose()
+}
