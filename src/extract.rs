@@ -404,6 +404,7 @@ fn run(html: &str, url: &str, options: &Options, removed: Option<&mut Vec<Remove
     let doc = apply_options(doc, options, &mut trace);
     let corrections = correction_blocks(&doc);
     remove_furniture(&doc, &mut trace);
+    unwrap_lone_blocks(&doc);
     let h1s: Vec<String> = doc
         .select("body h1")
         .nodes()
@@ -930,6 +931,33 @@ fn remove_furniture(doc: &Document, trace: &mut Trace<'_>) {
     }
     trace.nodes(&doomed, |_| Rule::Ephemeral);
     remove_all(doomed);
+}
+
+/// Replaces each `<div>` that holds one block and nothing else (no text of its own) by that
+/// block: such a wrapper is markup only, and readability would otherwise score the wrapper, not
+/// the paragraph's real container, so wrapping paragraphs one by one moved the article.
+fn unwrap_lone_blocks(doc: &Document) {
+    let divs: Vec<NodeRef> = doc.select("body div").nodes().to_vec();
+    // Innermost first, so nested wrappers collapse one level at a time.
+    for div in divs.iter().rev() {
+        let children = div.element_children();
+        let [only] = children.as_slice() else {
+            continue;
+        };
+        let name = only.node_name().unwrap_or_default().to_ascii_lowercase();
+        if !matches!(
+            name.as_str(),
+            "p" | "blockquote" | "ul" | "ol" | "h2" | "h3" | "h4" | "h5" | "h6" | "pre" | "figure" | "table"
+        ) {
+            continue;
+        }
+        let own_text = div
+            .children_it(false)
+            .any(|c| c.is_text() && !c.text().trim().is_empty());
+        if !own_text {
+            only.unwrap_node();
+        }
+    }
 }
 
 /// Characters of text in the long paragraphs (100 characters or more) under `sel`: where the

@@ -234,11 +234,11 @@ impl Page {
                 if self.title.trim().is_empty() {
                     return Err("the page has no title".into());
                 }
-                let changed = format!("{} Zqxwvj", self.title);
+                // In front: a suffix after the title could be read as the site's name.
                 let mut found = 0;
                 for variant in escaped_variants(&self.title) {
                     found += s.matches(&variant).count();
-                    s = s.replace(&variant, &changed);
+                    s = s.replace(&variant, &format!("Zqxwvj {variant}"));
                 }
                 if found == 0 {
                     return Err("the title does not appear verbatim in the source".into());
@@ -251,7 +251,18 @@ impl Page {
                 if text_positions(inner).is_empty() {
                     return Err("the <h1> has no text".into());
                 }
-                s.insert_str(close, " Zqxwvj");
+                // Only the headline's <h1>: a site's logo in an <h1> is not the article.
+                let first_words: String = self
+                    .title
+                    .split_whitespace()
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if first_words.is_empty() || !inner.contains(&first_words) {
+                    return Err("the first <h1> is not the headline".into());
+                }
+                let gt = open + s[open..].find('>').unwrap() + 1;
+                s.insert_str(gt, "Zqxwvj ");
             }
             Edit::OgTitleOnly => {
                 let og = Regex::new(
