@@ -947,7 +947,17 @@ fn unwrap_lone_blocks(doc: &Document) {
         let name = only.node_name().unwrap_or_default().to_ascii_lowercase();
         if !matches!(
             name.as_str(),
-            "p" | "blockquote" | "ul" | "ol" | "h2" | "h3" | "h4" | "h5" | "h6" | "pre" | "figure" | "table"
+            "p" | "blockquote"
+                | "ul"
+                | "ol"
+                | "h2"
+                | "h3"
+                | "h4"
+                | "h5"
+                | "h6"
+                | "pre"
+                | "figure"
+                | "table"
         ) {
             continue;
         }

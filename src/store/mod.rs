@@ -9,23 +9,27 @@
 //!
 //! One submodule per concern: `watches` (the watch list and due targets), `feeds` (feeds and
 //! their polls), `versions` (reading versions, events and checks), `batch` (recording check
-//! outcomes), `blobs` (chunk packing, compression, bodies), `ledger` and `outbox`.
+//! outcomes), `deferred` (a check not made: only the due time moves), `blobs` (chunk packing,
+//! compression, bodies), `listing` (the watch list by pages), `ledger` and `outbox`.
 
 mod batch;
 mod blobs;
+mod deferred;
 mod extractor;
 mod feeds;
 mod ledger;
+mod listing;
 mod outbox;
 mod versions;
 mod watches;
 
 pub use batch::{Batch, Capture, CheckRecord, Recorded};
 pub use blobs::{ChunkIndex, PackedBody, compress_text};
-pub use extractor::LatestBody;
 pub(crate) use blobs::{decompress_text, insert_blob};
+pub use extractor::LatestBody;
 pub use feeds::FeedRow;
 pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
+pub use listing::WatchPage;
 pub use outbox::{AlertCount, DueAlert, OutboxRow};
 pub use versions::{CheckRow, EventRow, Version, VersionMeta};
 pub use watches::{CheckTarget, WatchSummary};
