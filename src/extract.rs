@@ -521,7 +521,7 @@ fn run(html: &str, url: &str, options: &Options, removed: Option<&mut Vec<Remove
 fn apply_options(doc: Document, options: &Options, trace: &mut Trace<'_>) -> Document {
     for selector in &options.ignore {
         let sel = doc.select(selector);
-        trace.nodes(&sel.nodes().to_vec(), |_| Rule::Ignore(selector.clone()));
+        trace.nodes(sel.nodes(), |_| Rule::Ignore(selector.clone()));
         sel.remove();
     }
     let Some(selector) = &options.select else {
@@ -851,7 +851,7 @@ fn is_furniture_text(p: &str) -> bool {
 fn remove_furniture(doc: &Document, trace: &mut Trace<'_>) {
     let furniture = doc.select(FURNITURE);
     if trace.on() {
-        trace.nodes(&furniture.nodes().to_vec(), |_| Rule::Furniture);
+        trace.nodes(furniture.nodes(), |_| Rule::Furniture);
     }
     furniture.remove();
     let total_long = long_paragraph_text(&doc.select("body"));

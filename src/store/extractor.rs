@@ -51,7 +51,8 @@ impl Batch<'_> {
 
     /// The watch's latest version with its raw body, for re-extraction.
     pub fn latest_body(&self, watch: WatchId) -> Result<Option<LatestBody>> {
-        let row: Option<(i64, Option<String>, String, String, Vec<u8>)> = self
+        type Row = (i64, Option<String>, String, String, Vec<u8>);
+        let row: Option<Row> = self
             .tx
             .query_row(
                 "SELECT v.seq, v.extractor, v.final_url, b.compression, b.data

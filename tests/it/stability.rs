@@ -152,7 +152,11 @@ fn transform(doc: &Document, t: Transform) {
                 continue;
             }
             let what = if node.node_name().as_deref() == Some("style") {
-                format!(".x-{} {{ color: #{:06x} }}", token(&mut rng), rng.next() & 0xffffff)
+                format!(
+                    ".x-{} {{ color: #{:06x} }}",
+                    token(&mut rng),
+                    rng.next() & 0xffffff
+                )
             } else {
                 format!(
                     "window.__STATE__ = {{\"build\": \"{}\", \"ts\": {}}};",
@@ -282,9 +286,7 @@ fn edit_one_word(html: &str, paragraphs: &[String], seed: u64) -> Option<String>
         };
         let doc = Document::from(html);
         let body = doc.select("body");
-        let Some(body) = body.nodes().first() else {
-            return None;
-        };
+        let body = body.nodes().first()?;
         let whole = if word.chars().all(|c| c.is_ascii_alphabetic()) {
             Regex::new(&format!(r"\b{word}\b")).unwrap()
         } else {
@@ -350,11 +352,41 @@ fn check_page(name: &str, source: &str, t: Transform) -> Result<(), String> {
         };
         let singles = [
             ("ads swapped", none),
-            ("classes", Transform { classes: true, ..none }),
-            ("attribute order", Transform { attribute_order: true, ..none }),
-            ("whitespace", Transform { whitespace: true, ..none }),
-            ("wrappers", Transform { wrappers: true, ..none }),
-            ("scripts", Transform { scripts: true, ..none }),
+            (
+                "classes",
+                Transform {
+                    classes: true,
+                    ..none
+                },
+            ),
+            (
+                "attribute order",
+                Transform {
+                    attribute_order: true,
+                    ..none
+                },
+            ),
+            (
+                "whitespace",
+                Transform {
+                    whitespace: true,
+                    ..none
+                },
+            ),
+            (
+                "wrappers",
+                Transform {
+                    wrappers: true,
+                    ..none
+                },
+            ),
+            (
+                "scripts",
+                Transform {
+                    scripts: true,
+                    ..none
+                },
+            ),
         ];
         let culprits: Vec<&str> = singles
             .iter()
@@ -364,7 +396,11 @@ fn check_page(name: &str, source: &str, t: Transform) -> Result<(), String> {
         return Err(format!(
             "{name} seed {}: a markup-only change ({}) changed the hash: {}",
             t.seed,
-            if culprits.is_empty() { "only together".to_string() } else { culprits.join(", ") },
+            if culprits.is_empty() {
+                "only together".to_string()
+            } else {
+                culprits.join(", ")
+            },
             first_difference(&base_text, &text)
         ));
     }
