@@ -11,6 +11,8 @@ mod politeness;
 mod robustness;
 mod service;
 mod site;
+// The stability property test (tests/it/stability.rs) still fails on 9 of 102 pages (wrapper
+// <div>s around runs of paragraphs move readability's container): wired in once it passes.
 // mod stability;
 mod upgrade;
 
