@@ -20,6 +20,7 @@ mod batch;
 mod blobs;
 mod clock;
 mod deferred;
+mod extractor;
 mod feeds;
 mod ledger;
 mod listing;
@@ -35,6 +36,7 @@ mod watches;
 pub use batch::{Batch, Capture, CheckRecord, Recorded};
 pub use blobs::{ChunkIndex, PackedBody, compress_text};
 pub(crate) use blobs::{decompress_text, insert_blob};
+pub use extractor::LatestBody;
 pub use feeds::FeedRow;
 pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
 pub use listing::WatchPage;
@@ -68,6 +70,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_robust.sql"),
     PROOFS_SQL,
     include_str!("../../migrations/0009_search.sql"),
+    include_str!("../../migrations/0010_extractor.sql"),
 ];
 
 /// `0008_ledger_proofs.sql`, which also writes an attestation entry for every version and event
