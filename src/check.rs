@@ -589,7 +589,8 @@ fn analyse(
     db_path: &Path,
 ) -> Analysis {
     let html = extract::decode(&body, content_type);
-    let article = match budget::extract_within(&html, &final_url, rules, &budget::Budget::default()) {
+    let article = match budget::extract_within(&html, &final_url, rules, &budget::Budget::default())
+    {
         Ok(article) => article,
         Err(reason) => return Analysis::TooComplex { reason, body },
     };

@@ -402,24 +402,33 @@ fn run(html: &str, url: &str, options: &Options, removed: Option<&mut Vec<Remove
     let doc = Document::from(html);
     let declared = DeclaredHeadlines::of(&doc);
     let doc = apply_options(doc, options, &mut trace);
+    collapse_whitespace(&doc);
     let corrections = correction_blocks(&doc);
+    // The page's prose before any rule removes a block: what the article must mostly hold.
+    let prose = prose_of(&doc);
+    let classed = classed_paragraphs(&doc);
     remove_furniture(&doc, &mut trace);
-    unwrap_lone_blocks(&doc);
+    unwrap_prose_wrappers(&doc);
+    // Read as the paragraph walker reads text (a space where an inline element starts or
+    // ends), so markup around a permalink sign or a span never changes the headline.
     let h1s: Vec<String> = doc
         .select("body h1")
         .nodes()
         .iter()
-        .map(|n| fold_spaces(&n.text()))
+        .map(|n| fold_spaces(&paragraphs_of_node(n).join(" ")))
         .filter(|t| !t.is_empty())
         .collect();
     let canonical_url = doc
         .select("link[rel='canonical']")
         .attr("href")
         .map(|h| h.to_string());
-    let page_title = fold_spaces(&doc.select("title").text());
+    // The document's own `<title>`, not an SVG icon's.
+    let page_title = fold_spaces(&doc.select("head title").first().text());
     let body_text = fold_spaces(&doc.select("body").text());
+    // The page's blocks as the paragraph walker reads them, for placing the headline.
+    let body_blocks = paragraphs_of_body(&doc);
     let body_text_len = body_text.chars().count();
-    let cleaned = trace.on().then(|| paragraphs_of_body(&doc));
+    let cleaned = trace.on().then(|| body_blocks.clone());
 
     let cfg = dom_smoothie::Config {
         max_elements_to_parse: 0,
@@ -441,6 +450,7 @@ fn run(html: &str, url: &str, options: &Options, removed: Option<&mut Vec<Remove
             article.published = found.published_time.clone();
             article.modified = found.modified_time.clone();
             article.paragraphs = paragraphs_of_html(&found.content);
+            restore_template_paragraphs(&mut article.paragraphs, &classed);
         }
         Err(_) => {
             // Readability found no article; keep the whole cleaned page so the text is still
@@ -449,6 +459,24 @@ fn run(html: &str, url: &str, options: &Options, removed: Option<&mut Vec<Remove
             let doc = apply_options(Document::from(html), options, &mut Trace(None));
             remove_furniture(&doc, &mut Trace(None));
             article.paragraphs = paragraphs_of_body(&doc);
+        }
+    }
+    // Readability (or a furniture rule) can settle on navigation, a login box or a teaser list
+    // while the page's prose sits elsewhere; the article would then be page furniture, and would
+    // flip to the real one on some later markup change. When what was found holds almost no
+    // prose (under 600 bytes, and under a quarter of the page's), the block that holds the most
+    // prose is read instead. A short article beside a long gallery of captions keeps its own.
+    let prose_total: usize = prose.iter().map(String::len).sum();
+    let kept = prose_kept(&prose, &article.paragraphs);
+    if prose_total >= MIN_PROSE && kept < MIN_PROSE && kept * 4 < prose_total {
+        let fallback = densest_prose(html, options);
+        if prose_kept(&prose, &fallback) > 2 * kept {
+            tracing::debug!(
+                url,
+                prose_total,
+                "article missed the page's prose; reading its densest block"
+            );
+            article.paragraphs = fallback;
         }
     }
     if let Some(cleaned) = &cleaned {
@@ -473,7 +501,23 @@ fn run(html: &str, url: &str, options: &Options, removed: Option<&mut Vec<Remove
     });
     add_corrections(&mut article.paragraphs, &corrections, &body_text);
 
-    let (title, alternates) = headline(&declared, &h1s, &page_title, &readability_title);
+    // The `<h1>` last before the article's text, for pages whose `<h1>`s are also section
+    // names and whose `<title>` names only the site.
+    let lead_h1 = article.paragraphs.first().and_then(|first| {
+        let at = body_blocks.iter().position(|b| b == first)?;
+        body_blocks[..at]
+            .iter()
+            .rev()
+            .find(|b| h1s.contains(b))
+            .cloned()
+    });
+    let (title, alternates) = headline(
+        &declared,
+        &h1s,
+        lead_h1.as_deref(),
+        &page_title,
+        &readability_title,
+    );
     article.title = title;
     article.headlines = alternates;
     // The headline is the title line; a copy of it at the top of the text is not a paragraph,
@@ -515,6 +559,203 @@ fn run(html: &str, url: &str, options: &Options, removed: Option<&mut Vec<Remove
     article.looks_not_found =
         (title_says && text_len < 3000) || (text_says && text_len < 600 && body_text_len < 3000);
     article
+}
+
+/// Paragraphs of the page by their `<p>` (or paragraph-like `<div>`) element's class, in document order (outside comment
+/// threads), taken before readability: `(class, text)`.
+fn classed_paragraphs(doc: &Document) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for p in doc.select("body p[class], body div[class]").nodes() {
+        // A `<div>` counts when it is a paragraph: text, no blocks inside.
+        if p.node_name().as_deref() == Some("div")
+            && p.element_children().iter().any(|c| {
+                is_block(&c.node_name().unwrap_or_default().to_ascii_lowercase())
+                    && c.node_name().as_deref() != Some("br")
+            })
+        {
+            continue;
+        }
+        let class = p
+            .attr("class")
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if class.is_empty() || in_comments(p) {
+            continue;
+        }
+        out.extend(
+            paragraphs_of_node(p)
+                .into_iter()
+                .map(|text| (class.clone(), text)),
+        );
+    }
+    out
+}
+
+/// Puts back, in page order, paragraphs that readability left out although their `<p>` has the
+/// class of three or more paragraphs it kept (a lede in its own container, a paragraph after
+/// an inline box): the template says they are the article's. Only prose is put back.
+fn restore_template_paragraphs(paragraphs: &mut Vec<String>, classed: &[(String, String)]) {
+    let kept: std::collections::HashSet<&str> = paragraphs.iter().map(String::as_str).collect();
+    let mut count: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (class, text) in classed {
+        if kept.contains(text.as_str()) {
+            *count.entry(class.as_str()).or_default() += 1;
+        }
+    }
+    let article_class = |c: &str| count.get(c).is_some_and(|&n| n >= 3);
+    if !classed
+        .iter()
+        .any(|(c, t)| article_class(c) && !kept.contains(t.as_str()) && is_prose(t))
+    {
+        return;
+    }
+    // Each missing paragraph goes before the next kept paragraph of the same class.
+    let mut out: Vec<String> = Vec::with_capacity(paragraphs.len() + 4);
+    let mut pending: Vec<String> = Vec::new();
+    let mut next = 0;
+    for (class, text) in classed {
+        if !article_class(class) {
+            continue;
+        }
+        if kept.contains(text.as_str()) {
+            if let Some(at) = paragraphs[next..].iter().position(|p| p == text) {
+                out.extend(paragraphs[next..next + at].iter().cloned());
+                out.append(&mut pending);
+                out.push(paragraphs[next + at].clone());
+                next += at + 1;
+            }
+        } else if is_prose(text) && !pending.contains(text) && !out.contains(text) {
+            pending.push(text.clone());
+        }
+    }
+    out.extend(paragraphs[next..].iter().cloned());
+    out.append(&mut pending);
+    *paragraphs = out;
+}
+
+/// Prose (in bytes) a page must have before [`densest_prose`] may overrule readability.
+const MIN_PROSE: usize = 600;
+
+/// Whether `p` reads as prose: 150 bytes or more, 25 words or more, and a sentence's end.
+fn is_prose(p: &str) -> bool {
+    p.len() >= 150 && p.split_whitespace().count() >= 25 && p.contains(['.', '!', '?', '\u{3002}'])
+}
+
+/// Class or id parts of a reader comment thread, whose prose is not the article's.
+const COMMENT_PARTS: &[&str] = &[
+    "comment",
+    "comments",
+    "disqus",
+    "replies",
+    "reply",
+    "respond",
+    "discussion",
+];
+
+fn in_comments(node: &NodeRef) -> bool {
+    node.ancestors_it(None).any(|a| is_comment_thread(&a))
+}
+
+/// Whether `a`'s class or id names a reader comment thread.
+fn is_comment_thread(a: &NodeRef) -> bool {
+    a.attr("class")
+        .iter()
+        .chain(a.attr("id").iter())
+        .flat_map(|v| {
+            v.split(|c: char| c.is_whitespace() || c == '-' || c == '_')
+                .map(str::to_ascii_lowercase)
+                .collect::<Vec<_>>()
+        })
+        .any(|part| COMMENT_PARTS.contains(&part.as_str()))
+}
+
+/// The page's prose paragraphs as the paragraph walker reads them, but for those of reader
+/// comment threads.
+fn prose_of(doc: &Document) -> Vec<String> {
+    let comments: std::collections::HashSet<String> = doc
+        .select("body [class], body [id]")
+        .nodes()
+        .iter()
+        .filter(|n| is_comment_thread(n) && !n.ancestors_it(None).any(|a| is_comment_thread(&a)))
+        .flat_map(paragraphs_of_node)
+        .collect();
+    paragraphs_of_body(doc)
+        .into_iter()
+        .filter(|p| is_prose(p) && !comments.contains(p))
+        .collect()
+}
+
+/// Paragraphs of `<p>`, `<pre>` and `<blockquote>` that read as prose, outside comment threads,
+/// each with its element.
+fn prose_elements<'a>(doc: &'a Document) -> Vec<(NodeRef<'a>, String)> {
+    let mut out = Vec::new();
+    for node in doc.select("body p, body pre, body blockquote").nodes() {
+        let text = fold_spaces(&node.text());
+        if is_prose(&text) && !in_comments(node) {
+            out.push((*node, text));
+        }
+    }
+    out
+}
+
+/// Bytes of `prose` that `paragraphs` hold.
+fn prose_kept(prose: &[String], paragraphs: &[String]) -> usize {
+    let joined = paragraphs.join("\n");
+    prose
+        .iter()
+        .filter(|p| joined.contains(p.as_str()))
+        .map(String::len)
+        .sum()
+}
+
+/// The paragraphs of the element that holds the most prose, read from a fresh parse with only
+/// scripts and styles removed: each prose paragraph counts for its parent and half for its
+/// grandparent (a block with prose of its own, a `<td>` of `<br>`-separated text, for itself).
+fn densest_prose(html: &str, options: &Options) -> Vec<String> {
+    let doc = apply_options(Document::from(html), options, &mut Trace(None));
+    collapse_whitespace(&doc);
+    doc.select(FURNITURE).remove();
+    let mut score: std::collections::HashMap<dom_query::NodeId, usize> =
+        std::collections::HashMap::new();
+    let mut credit = |node: Option<NodeRef>, amount: usize| {
+        if let Some(n) = node.filter(|n| n.is_element()) {
+            *score.entry(n.id).or_default() += amount;
+        }
+    };
+    for (node, text) in prose_elements(&doc) {
+        let parent = node.parent();
+        credit(parent.as_ref().and_then(|p| p.parent()), text.len() / 2);
+        credit(parent, text.len());
+    }
+    for node in doc
+        .select("body div, body td, body section, body article")
+        .nodes()
+    {
+        let own: String = node
+            .children_it(false)
+            .filter(|c| c.is_text())
+            .map(|c| c.text().to_string())
+            .collect();
+        let own = fold_spaces(&own);
+        if !is_prose(&own) || in_comments(node) {
+            continue;
+        }
+        credit(node.parent(), own.len() / 2);
+        credit(Some(*node), own.len());
+    }
+    let Some((best, _)) = score
+        .into_iter()
+        .max_by_key(|&(id, s)| (s, std::cmp::Reverse(id)))
+    else {
+        return Vec::new();
+    };
+    let node = NodeRef::new(best, &doc.tree);
+    paragraphs_of_node(&node)
+        .into_iter()
+        .filter(|p| !is_furniture_text(p))
+        .collect()
 }
 
 /// Applies a watch's `select` and `ignore` rules to the parsed page.
@@ -582,7 +823,7 @@ impl DeclaredHeadlines {
             .nodes()
             .iter()
             .find_map(|n| {
-                let v: serde_json::Value = serde_json::from_str(n.text().trim()).ok()?;
+                let v: serde_json::Value = serde_json::from_str(json_ld_text(&n.text())).ok()?;
                 json_ld_headline(&v)
             });
         Self {
@@ -597,6 +838,21 @@ impl DeclaredHeadlines {
             .iter()
             .chain(self.twitter.iter())
             .chain(self.json_ld.iter())
+    }
+}
+
+/// A JSON-LD script's JSON, without the `<![CDATA[ ... ]]>` (or `//<![CDATA[`) that some
+/// templates wrap it in.
+fn json_ld_text(script: &str) -> &str {
+    let t = script.trim();
+    let t = t.strip_prefix("//").unwrap_or(t).trim_start();
+    match t.strip_prefix("<![CDATA[") {
+        Some(inner) => {
+            let inner = inner.trim_end();
+            let inner = inner.strip_suffix("]]>").unwrap_or(inner).trim_end();
+            inner.strip_suffix("//").unwrap_or(inner).trim()
+        }
+        None => script.trim(),
     }
 }
 
@@ -626,90 +882,125 @@ const TITLE_SEPARATORS: &[&str] = &[" | ", " - ", " – ", " — ", " :: ", " ·
 fn headline(
     declared: &DeclaredHeadlines,
     h1s: &[String],
+    lead_h1: Option<&str>,
     page_title: &str,
     readability_title: &str,
 ) -> (String, Vec<String>) {
+    // The same headline, or one a word or two away from it: an `<h1>` edited on its own is
+    // still the headline, and its edit must show.
     let related = |a: &str, b: &str| {
         let (a, b) = (fold_case(a), fold_case(b));
-        !a.is_empty() && !b.is_empty() && (a == b || a.contains(&b) || b.contains(&a))
+        !a.is_empty()
+            && !b.is_empty()
+            && (a == b || a.contains(&b) || b.contains(&a) || mostly_same_words(&a, &b))
     };
     let title_stripped = strip_site_name(page_title);
     let declared_all: Vec<&String> = declared.all().collect();
     let primary = h1s
         .iter()
-        .find(|h| {
-            declared_all.iter().any(|d| related(h, d))
-                || related(h, &title_stripped)
-                || related(h, readability_title)
-        })
+        .find(|h| declared_all.iter().any(|d| related(h, d)) || related(h, &title_stripped))
         .cloned()
         .or_else(|| declared_all.first().map(|d| strip_site_name(d)))
+        .or_else(|| {
+            lead_h1
+                .filter(|h| h.split_whitespace().count() >= 3)
+                .map(str::to_string)
+        })
         .or_else(|| (!title_stripped.is_empty()).then(|| title_stripped.clone()))
         .unwrap_or_else(|| readability_title.to_string());
+    // Every declared headline as declared: a change of any of it is an edit (a site's name in
+    // `og:title` is declared by the article too). `<title>` counts without the site's name,
+    // and only where it says something the others do not.
     let mut alternates: Vec<String> = Vec::new();
-    for d in declared_all
-        .into_iter()
-        .chain(std::iter::once(&page_title.to_string()))
-    {
-        let covered = std::iter::once(&primary)
+    for d in declared_all {
+        let seen = std::iter::once(&primary)
             .chain(&alternates)
-            .any(|h| covers(d, h));
-        if !covered {
-            let d = strip_site_name(d);
-            if !d.is_empty() {
-                alternates.push(d);
-            }
+            .any(|h| fold_case(h) == fold_case(d));
+        if !seen {
+            alternates.push(d.clone());
         }
+    }
+    // A second `<h1>` of the same headline (a print header, a sticky bar) that says it
+    // otherwise is read too: an edit of either shows.
+    for h in h1s {
+        let seen = std::iter::once(&primary)
+            .chain(&alternates)
+            .any(|a| fold_case(a) == fold_case(h));
+        if !seen && related(h, &primary) {
+            alternates.push(h.clone());
+        }
+    }
+    let title_core = fold_case(&title_stripped);
+    // A `<title>` of a few words that shares no word with the headline is a site's name (the
+    // page's `<title>` names only the site): it is not an alternate.
+    let long_words = |t: &str| -> std::collections::HashSet<String> {
+        t.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.chars().count() >= 4)
+            .map(str::to_string)
+            .collect()
+    };
+    let bare_name = title_core.split_whitespace().count() <= 4
+        && long_words(&title_core).is_disjoint(&long_words(&fold_case(&primary)));
+    let seen = title_core.is_empty()
+        || bare_name
+        || std::iter::once(&primary)
+            .chain(&alternates)
+            .any(|h| fold_case(&strip_site_name(h)) == title_core);
+    if !seen {
+        alternates.push(title_stripped.clone());
     }
     (primary, alternates)
 }
 
-/// `declared` says `headline` and nothing more than a name set off by a separator before or
-/// after it ("Headline | Site", "Site - Headline").
-fn covers(declared: &str, headline: &str) -> bool {
-    let (d, h) = (fold_case(declared), fold_case(headline));
-    if h.is_empty() {
-        return d.is_empty();
-    }
-    if d == h {
-        return true;
-    }
-    if let Some(rest) = d.strip_prefix(&h)
-        && TITLE_SEPARATORS
-            .iter()
-            .any(|s| rest.starts_with(s.trim_end()))
-    {
-        return true;
-    }
-    if let Some(rest) = d.strip_suffix(&h)
-        && TITLE_SEPARATORS
-            .iter()
-            .any(|s| rest.ends_with(s.trim_start()))
-    {
-        return true;
-    }
-    false
+/// Whether two headlines of three words or more share at least 60% of the words of the shorter.
+fn mostly_same_words(a: &str, b: &str) -> bool {
+    let words = |s: &str| -> std::collections::HashSet<String> {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let (a, b) = (words(a), words(b));
+    let shorter = a.len().min(b.len());
+    shorter >= 3 && a.intersection(&b).count() * 5 >= shorter * 3
 }
 
 /// `<title>` without the site's name before or after the headline: the shorter side of the
 /// last separator (or the first, for a name in front), when that side is a few words at most.
 fn strip_site_name(title: &str) -> String {
-    let title = fold_spaces(title);
+    // Names nest ("Headline - Author - Medium | Site"): stripped until none is left.
+    let mut title = fold_spaces(title);
+    for _ in 0..4 {
+        let stripped = strip_one_name(&title);
+        if stripped == title {
+            break;
+        }
+        title = stripped;
+    }
+    title
+}
+
+/// One name off `title`: a name of four words at most after the last separator ("Headline |
+/// Site") or, else, a site's short name in front of a long headline ("Site | A long headline").
+fn strip_one_name(title: &str) -> String {
+    let words = |s: &str| s.split_whitespace().count();
     for sep in TITLE_SEPARATORS {
         if let Some((head, tail)) = title.rsplit_once(sep)
-            && tail.split_whitespace().count() <= 4
-            && head.split_whitespace().count() > tail.split_whitespace().count()
+            && words(tail) <= 4
+            && words(head) >= 1
         {
             return head.trim().to_string();
         }
+    }
+    for sep in TITLE_SEPARATORS {
         if let Some((head, tail)) = title.split_once(sep)
-            && head.split_whitespace().count() <= 3
-            && tail.split_whitespace().count() >= 2 * head.split_whitespace().count() + 2
+            && words(head) <= 3
+            && words(tail) >= 2 * words(head) + 2
         {
             return tail.trim().to_string();
         }
     }
-    title
+    title.to_string()
 }
 
 fn fold_case(s: &str) -> String {
@@ -949,41 +1240,160 @@ fn text_longer_than(node: &NodeRef, limit: usize) -> bool {
     false
 }
 
-/// Replaces each `<div>` that holds one block and nothing else (no text of its own) by that
-/// block: such a wrapper is markup only, and readability would otherwise score the wrapper, not
-/// the paragraph's real container, so wrapping paragraphs one by one moved the article.
-fn unwrap_lone_blocks(doc: &Document) {
+/// Collapses each run of whitespace in the body's text to one space, outside `<pre>` and
+/// `<textarea>`: a browser shows re-indented markup the same, but readability and the
+/// furniture pass measure text lengths, whitespace included (a byline box counted 100
+/// characters of indentation on one deploy and not on the next).
+fn collapse_whitespace(doc: &Document) {
+    static RUN: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"[ \t\r\n\x0c]{2,}|[\t\r\n\x0c]").unwrap());
+    let body = doc.select("body");
+    let Some(body) = body.nodes().first() else {
+        return;
+    };
+    let has_pre = doc.select("body pre, body textarea").exists();
+    // Collected first: the walk borrows the tree that `set_text` changes.
+    let texts: Vec<NodeRef> = body.descendants_it().filter(|n| n.is_text()).collect();
+    for node in texts {
+        let text = node.text();
+        if !RUN.is_match(&text) {
+            continue;
+        }
+        if has_pre
+            && node
+                .ancestors_it(None)
+                .any(|a| matches!(a.node_name().as_deref(), Some("pre" | "textarea")))
+        {
+            continue;
+        }
+        node.set_text(RUN.replace_all(&text, " ").into_owned());
+    }
+}
+
+/// Replaces by its children each `<div>` that only groups prose blocks: no text of its own,
+/// every child a paragraph-like block, and either one child or no attribute that tells a reader
+/// of the page what it is. Such a wrapper is markup only (a template's run of paragraphs, a
+/// paywall slice, a block of one), yet readability scores paragraphs into their parent and
+/// grandparent, so a wrapper added around a run of paragraphs moved the article's container.
+/// A `<div class="article-body">` stays: its name is what readability reads.
+fn unwrap_prose_wrappers(doc: &Document) {
     let divs: Vec<NodeRef> = doc.select("body div").nodes().to_vec();
     // Innermost first, so nested wrappers collapse one level at a time.
     for div in divs.iter().rev() {
         let children = div.element_children();
-        let [only] = children.as_slice() else {
+        let Some(first) = children.first() else {
             continue;
         };
-        let name = only.node_name().unwrap_or_default().to_ascii_lowercase();
-        if !matches!(
-            name.as_str(),
-            "p" | "blockquote"
-                | "ul"
-                | "ol"
-                | "h2"
-                | "h3"
-                | "h4"
-                | "h5"
-                | "h6"
-                | "pre"
-                | "figure"
-                | "table"
-        ) {
+        let prose_only = children.iter().all(|c| {
+            let name = c.node_name().unwrap_or_default().to_ascii_lowercase();
+            matches!(
+                name.as_str(),
+                "p" | "blockquote"
+                    | "ul"
+                    | "ol"
+                    | "h2"
+                    | "h3"
+                    | "h4"
+                    | "h5"
+                    | "h6"
+                    | "pre"
+                    | "figure"
+                    | "table"
+            )
+        });
+        if !prose_only || (children.len() > 1 && !is_unnamed(div)) {
             continue;
         }
         let own_text = div
             .children_it(false)
             .any(|c| c.is_text() && !c.text().trim().is_empty());
         if !own_text {
-            only.unwrap_node();
+            first.unwrap_node();
         }
     }
+}
+
+/// Words in a class or id that readability (and stet's own furniture pass) reads as a sign of
+/// what a block is: an element named with none of them is named for its looks only.
+const TELLING_PARTS: &[&str] = &[
+    "article",
+    "body",
+    "content",
+    "entry",
+    "main",
+    "page",
+    "post",
+    "text",
+    "blog",
+    "story",
+    "column",
+    "layout",
+    "shadow",
+    "hidden",
+    "hid",
+    "banner",
+    "combx",
+    "comment",
+    "com-",
+    "contact",
+    "footer",
+    "header",
+    "gdpr",
+    "masthead",
+    "media",
+    "meta",
+    "outbrain",
+    "promo",
+    "related",
+    "scroll",
+    "share",
+    "shoutbox",
+    "sidebar",
+    "skyscraper",
+    "sponsor",
+    "shopping",
+    "tags",
+    "widget",
+    "-ad-",
+    "menu",
+    "social",
+    "extra",
+    "remark",
+    "replies",
+    "rss",
+    "popup",
+    "pager",
+    "pagination",
+    "supplemental",
+    "community",
+    "disqus",
+    "breadcrumb",
+    "legends",
+    "agegate",
+    "caption",
+    "author",
+    "byline",
+    "title",
+];
+
+/// Whether `node` carries no attribute but a class or id (and `data-*`), and those name none
+/// of [`TELLING_PARTS`] nor a furniture marker.
+fn is_unnamed(node: &NodeRef) -> bool {
+    let attrs = node.attrs();
+    let only_names = attrs.iter().all(|a| {
+        let name: &str = &a.name.local;
+        name == "class" || name == "id" || name.starts_with("data-")
+    });
+    if !only_names || noise_marker(node).is_some() {
+        return false;
+    }
+    let names = format!(
+        "{} {}",
+        node.attr("class").unwrap_or_default(),
+        node.attr("id").unwrap_or_default()
+    )
+    .to_ascii_lowercase();
+    !TELLING_PARTS.iter().any(|part| names.contains(part))
 }
 
 /// Characters of text in the long paragraphs (100 characters or more) under `sel`: where the
@@ -1009,6 +1419,26 @@ fn has_noise_marker(node: &NodeRef) -> bool {
     noise_marker(node).is_some()
 }
 
+/// Whether `id` is the slug of the first heading inside `node` (three words or more).
+fn is_heading_anchor(node: &NodeRef, id: &str) -> bool {
+    if id.split(['-', '_']).filter(|p| !p.is_empty()).count() < 3 {
+        return false;
+    }
+    let slug = |s: &str| -> String {
+        s.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join("-")
+    };
+    let heading = dom_query::Selection::from(*node)
+        .select("h1, h2, h3, h4, h5, h6")
+        .first()
+        .text();
+    let (heading, id) = (slug(&heading), slug(id));
+    !heading.is_empty() && (heading == id || heading.starts_with(&id) || id.starts_with(&heading))
+}
+
 /// The class or id token that marks `node` as furniture, if one does.
 fn noise_marker(node: &NodeRef) -> Option<String> {
     let name = node.node_name();
@@ -1020,7 +1450,9 @@ fn noise_marker(node: &NodeRef) -> Option<String> {
         return None;
     }
     let class = node.attr("class");
-    let id = node.attr("id");
+    // A section's id made from its own heading ("sharing-with-a-single-developer" over
+    // "Sharing with a single developer") names the article's section, not furniture.
+    let id = node.attr("id").filter(|id| !is_heading_anchor(node, id));
     let marker = class
         .iter()
         .chain(id.iter())

@@ -1029,6 +1029,7 @@ fn an_archive_from_before_metadata_entries_keeps_its_chain_and_is_covered_after_
         .unwrap();
     conn.execute_batch(
         "ALTER TABLE ledger DROP COLUMN meta; DROP TABLE checkpoints; DROP TABLE witness_state;
+         ALTER TABLE versions DROP COLUMN extractor;
          PRAGMA user_version = 4;",
     )
     .unwrap();
