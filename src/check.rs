@@ -6,7 +6,7 @@
 //! commits outcomes in small batches. A failing URL is reported and the pass goes on.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -26,7 +26,7 @@ use crate::model::{
 };
 use crate::polite::Politeness;
 use crate::scheduler::{self, Cadence, DueInput, Next, SchedulePolicy};
-use crate::store::{Capture, CheckRecord, CheckTarget, ChunkIndex, PackedBody, Store};
+use crate::store::{Capture, CheckRecord, CheckTarget, ChunkIndex, Location, PackedBody, Store};
 
 /// How many outcomes the writer commits in one transaction at most.
 const MAX_BATCH: usize = 64;
@@ -138,7 +138,7 @@ impl Checker {
 /// abandoned; what was fetched is still recorded.
 pub async fn run_pass(
     config: &Config,
-    db_path: &Path,
+    db_path: &Location,
     targets: Vec<CheckTarget>,
     shutdown: CancellationToken,
     on_report: impl FnMut(&CheckReport),
@@ -152,7 +152,7 @@ impl Checker {
     /// Checks `targets` once; see [`run_pass`].
     pub async fn pass(
         &self,
-        db_path: &Path,
+        db_path: &Location,
         targets: Vec<CheckTarget>,
         shutdown: CancellationToken,
         mut on_report: impl FnMut(&CheckReport),
@@ -214,7 +214,7 @@ impl Checker {
     }
 
     /// Fetches one target politely and reduces the response to an observation.
-    async fn probe(&self, target: CheckTarget, db_path: &Path) -> Probe {
+    async fn probe(&self, target: CheckTarget, db_path: &Location) -> Probe {
         let mut probe = Probe {
             watch_id: target.id,
             url: target.url.clone(),
@@ -273,7 +273,7 @@ impl Checker {
 async fn fetch_and_read(
     fetcher: &Fetcher,
     extract_slots: &tokio::sync::Semaphore,
-    db_path: &Path,
+    db_path: &Location,
     target: &CheckTarget,
     original: &Url,
     probe: &mut Probe,
@@ -377,7 +377,7 @@ fn analyse(
     body_hash: BodyHash,
     content_type: Option<&str>,
     final_url: String,
-    db_path: &Path,
+    db_path: &Location,
 ) -> Analysis {
     let html = extract::decode(&body, content_type);
     let article = extract::extract(&html, &final_url);
@@ -411,11 +411,15 @@ fn analyse(
 
 thread_local! {
     /// Each blocking thread keeps one read-only connection for chunk look-ups.
-    static CHUNK_INDEX: std::cell::RefCell<Option<(PathBuf, ChunkIndex)>> =
+    static CHUNK_INDEX: std::cell::RefCell<Option<(std::path::PathBuf, ChunkIndex)>> =
         const { std::cell::RefCell::new(None) };
 }
 
-fn with_chunk_index<T>(db_path: &Path, f: impl FnOnce(Option<&ChunkIndex>) -> T) -> T {
+fn with_chunk_index<T>(db: &Location, f: impl FnOnce(Option<&ChunkIndex>) -> T) -> T {
+    // A shared archive is not asked: the writer stores whatever chunk it does not find.
+    let Some(db_path) = db.sqlite_path() else {
+        return f(None);
+    };
     CHUNK_INDEX.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().is_none_or(|(p, _)| p != db_path) {
@@ -430,7 +434,7 @@ fn with_chunk_index<T>(db_path: &Path, f: impl FnOnce(Option<&ChunkIndex>) -> T)
 /// The writer thread: owns the write connection, classifies each probe against the archive and
 /// records it, committing up to [`MAX_BATCH`] outcomes per transaction.
 fn spawn_writer(
-    db_path: PathBuf,
+    db_path: Location,
     policy: Policy,
     schedule: SchedulePolicy,
     alert_routes: Vec<crate::notify::AlertRoute>,

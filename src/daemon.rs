@@ -18,7 +18,7 @@ use crate::check::Checker;
 use crate::config::Config;
 use crate::feeds;
 use crate::model::now_rfc3339;
-use crate::store::Store;
+use crate::store::{Location, Store};
 
 /// The longest the loop sleeps before looking at the database again (watches may be added by
 /// the CLI meanwhile).
@@ -68,7 +68,7 @@ impl ConfigSource {
             None => Config::default(),
         };
         if let Some(db) = &self.db_override {
-            config.storage.path = db.clone();
+            config.storage.set_db(db);
         }
         Ok(config)
     }
@@ -81,8 +81,9 @@ pub async fn run(
     shutdown: CancellationToken,
     reload: Arc<Notify>,
 ) -> anyhow::Result<()> {
-    let db_path = config.storage.path.clone();
-    let _lock = lock_instance(&db_path)?;
+    let db_path = config.storage.location();
+    // Several workers share a PostgreSQL archive; a SQLite file has one daemon.
+    let _lock = db_path.sqlite_path().map(lock_instance).transpose()?;
     apply_config(&db_path, &config).await?;
     let mut checker = Checker::new(&config)?;
     let watchdog = spawn_watchdog(shutdown.clone());
@@ -119,7 +120,7 @@ pub async fn run(
         let wait = time_until_next_due(&reader).unwrap_or(MAX_IDLE);
         if idle(&shutdown, &reload, wait).await == Wake::Reload {
             match source.load() {
-                Ok(new) if new.storage.path != db_path => tracing::error!(
+                Ok(new) if new.storage.location() != db_path => tracing::error!(
                     "reload refused: the database path changed; restart stet to use another database"
                 ),
                 Ok(new) => match apply_config(&db_path, &new)
@@ -184,7 +185,7 @@ fn time_until_next_due(store: &Store) -> Option<Duration> {
 async fn poll_due_feeds(
     checker: &Checker,
     config: &Config,
-    db_path: &Path,
+    db_path: &Location,
     reader: &Store,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
@@ -203,7 +204,7 @@ async fn poll_due_feeds(
 }
 
 /// Brings the config's watches and feeds into the archive.
-pub async fn apply_config(db_path: &Path, config: &Config) -> anyhow::Result<()> {
+pub async fn apply_config(db_path: &Location, config: &Config) -> anyhow::Result<()> {
     let db = db_path.to_owned();
     let config = config.clone();
     tokio::task::spawn_blocking(move || {

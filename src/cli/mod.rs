@@ -13,6 +13,7 @@ mod extract_cmd;
 mod feed;
 mod history;
 mod ledger_cmd;
+mod migrate;
 pub mod output;
 mod run;
 mod show;
@@ -157,6 +158,9 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Load a JSON Lines export into a new, empty database, re-checking every ledger entry.
     Import(export::ImportArgs),
+    /// Move the archive into a new one (a SQLite file into PostgreSQL), with the same ledger
+    /// head, and verify the copy.
+    Migrate(migrate::MigrateArgs),
     /// Print the commented example configuration, or check a configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
@@ -174,14 +178,14 @@ pub struct UrlArgs {
 /// What every verb needs: the configuration, where the database is, and how to print.
 pub struct Context {
     pub config: Config,
-    pub db_path: PathBuf,
+    pub db_path: crate::store::Location,
     pub json: bool,
 }
 
 impl Context {
     fn load(cli: &Cli) -> anyhow::Result<Self> {
         let config = config_source(cli).load()?;
-        let db_path = config.storage.path.clone();
+        let db_path = config.storage.location();
         Ok(Self {
             config,
             db_path,
@@ -266,6 +270,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Ledger(cmd) => ledger_cmd::run(&ctx, &cmd).await,
         Command::Export(args) => export::export(&ctx, &args),
         Command::Import(args) => export::import(&ctx, &args),
+        Command::Migrate(args) => migrate::run(&ctx, &args),
         Command::Alerts(cmd) => alerts::run(&ctx, &cmd).await,
         Command::Demo(_) | Command::Config(_) | Command::Extract(_) => {
             unreachable!("handled above")
