@@ -58,7 +58,7 @@ fn main() -> anyhow::Result<()> {
                 status: WatchStatus::Live,
                 gone_streak: 0,
                 error_streak: 0,
-                latest,
+                latest: latest.clone(),
             };
             let decision = Decision {
                 kind: if v == 0 {
@@ -86,6 +86,7 @@ fn main() -> anyhow::Result<()> {
                 seq: VersionSeq(v as i64 + 1),
                 content_hash: fp.content_hash,
                 loose_hash: fp.loose_hash,
+                metadata: Default::default(),
             });
         }
         batch.commit()?;

@@ -1,9 +1,11 @@
 //! One pass of checks: fetch every target, extract and fingerprint what came back, classify it
 //! against the archive and record it.
 //!
-//! Owns the pipeline between the shells: concurrent fetches (a global and a per-host limit),
-//! extraction on blocking threads, and one writer thread that owns the write connection and
-//! commits outcomes in small batches. A failing URL is reported and the pass goes on.
+//! Owns the pipeline between the shells: concurrent fetches (through `polite`'s global and
+//! per-host limits), extraction on blocking threads, and one writer thread that owns the write
+//! connection and commits outcomes in small batches. A failing URL is reported and the pass goes
+//! on. A check its host's pause does not allow is `deferred`: it is not an observation, so it
+//! never reaches classification; only the watch's next due time moves to the pause's end.
 
 use std::collections::HashMap;
 
@@ -24,9 +26,14 @@ use crate::fingerprint::Fingerprint;
 use crate::model::{
     BodyHash, CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchId, now_rfc3339,
 };
-use crate::polite::Politeness;
+use crate::polite::{Health, Politeness};
 use crate::scheduler::{self, Cadence, DueInput, Next, SchedulePolicy};
 use crate::store::{Capture, CheckRecord, CheckTarget, ChunkIndex, Location, PackedBody, Store};
+
+/// How many checks of a pass wait for their host at once, at most (each holds about 1.6 KB
+/// while it waits). Beyond it, a pass over more targets of one slowed host than this could
+/// hold back the others.
+const MAX_WAITING: usize = 4096;
 
 /// How many outcomes the writer commits in one transaction at most.
 const MAX_BATCH: usize = 64;
@@ -51,6 +58,9 @@ pub struct CheckReport {
     pub detail: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// For a `deferred` check: when the watch is due again (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<String>,
 }
 
 /// Counts of a finished pass.
@@ -60,6 +70,10 @@ pub struct PassSummary {
     pub by_kind: HashMap<String, usize>,
     /// The pass was stopped before every target was checked.
     pub interrupted: bool,
+    /// Checks not made because their host asked for a pause that outlasts the pass.
+    pub deferred: usize,
+    /// The latest time a deferred check is due again (RFC 3339).
+    pub deferred_until: Option<String>,
 }
 
 /// What the fetch and extract stages learnt about one target, on its way to the writer.
@@ -72,9 +86,37 @@ struct Probe {
     capture: Option<Capture>,
     validators: Option<Validators>,
     retry_after: Option<Duration>,
+    /// What the response said about the host's health, for the breaker.
+    health: Option<Health>,
+    /// Not checked: the host's pause ends at this time.
+    deferred: Option<DateTime<Utc>>,
     schedule: Option<String>,
     born: Option<String>,
 }
+
+impl Probe {
+    /// Forgets what an attempt saw, before the next attempt.
+    fn reset(&mut self) {
+        self.http_status = None;
+        self.observation = Observation::Failed(String::new());
+        self.capture = None;
+        self.validators = None;
+        self.retry_after = None;
+        self.health = None;
+    }
+
+    /// The check is not made: the host asked for a pause that lasts `wait` more.
+    fn defer(&mut self, wait: Duration, why: &str) {
+        let status = self.http_status;
+        self.reset();
+        self.http_status = status;
+        self.deferred = Some(Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default());
+        self.observation = Observation::Failed(why.to_string());
+    }
+}
+
+/// Attempts of one check that a 429 may take within a pass (each after the host's pause).
+const MAX_THROTTLED_ATTEMPTS: usize = 3;
 
 /// Everything a pass needs that outlives one pass: HTTP clients, per-host politeness state and
 /// the rules. The daemon keeps one; the CLI makes one per command.
@@ -85,8 +127,9 @@ pub struct Checker {
     polite: Politeness,
     policy: Policy,
     schedule: SchedulePolicy,
-    concurrency: usize,
     robots: bool,
+    /// A host's pause ending within this long is waited out; a longer one defers the check.
+    pause_wait: Duration,
     /// Extraction is CPU-bound: one page per core at a time keeps parsed documents (tens of
     /// megabytes for a large page) from piling up in memory.
     extract_slots: tokio::sync::Semaphore,
@@ -106,16 +149,18 @@ impl Checker {
                 },
             )?,
             polite: Politeness::new(
+                config.fetch.concurrency,
                 config.fetch.per_host,
                 config.politeness.min_delay,
+                config.politeness.slowdown(),
                 &config.fetch.user_agent,
             ),
             policy: Policy {
                 gone_after: config.detect.gone_after,
             },
             schedule: config.schedule.policy(),
-            concurrency: config.fetch.concurrency,
             robots: config.politeness.robots,
+            pause_wait: config.politeness.pause_wait,
             extract_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
@@ -130,6 +175,23 @@ impl Checker {
 
     pub fn politeness(&self) -> &Politeness {
         &self.polite
+    }
+
+    /// A checker for the daemon: a slowed host's checks that would wait in its queue longer
+    /// than `pause_wait` are deferred to their turn instead, so that no pass waits on one slow
+    /// host while others are due.
+    pub fn for_daemon(config: &Config) -> anyhow::Result<Self> {
+        let mut checker = Self::new(config)?;
+        checker
+            .polite
+            .defer_slow_queues_after(config.politeness.pause_wait);
+        Ok(checker)
+    }
+
+    /// Waits out a host's pause within a pass when it ends within `wait` (`check --wait`),
+    /// instead of deferring the check.
+    pub fn wait_pauses_up_to(&mut self, wait: Duration) {
+        self.pause_wait = self.pause_wait.max(wait);
     }
 }
 
@@ -158,7 +220,7 @@ impl Checker {
         mut on_report: impl FnMut(&CheckReport),
     ) -> anyhow::Result<PassSummary> {
         let total = targets.len();
-        let (probe_tx, probe_rx) = mpsc::channel::<Probe>(self.concurrency * 2);
+        let (probe_tx, probe_rx) = mpsc::channel::<Probe>(MAX_BATCH * 2);
         let (report_tx, mut report_rx) = mpsc::unbounded_channel::<CheckReport>();
         let writer = spawn_writer(
             db_path.to_owned(),
@@ -183,7 +245,9 @@ impl Checker {
                             }
                         }
                     })
-                    .buffer_unordered(self.concurrency);
+                    // Targets wait for their host first (`polite` then takes a global slot),
+                    // so a slowed or paused host never holds back the others.
+                    .buffer_unordered(total.clamp(1, MAX_WAITING));
                 let mut probes = std::pin::pin!(probes);
                 while let Some(p) = probes.next().await {
                     let Some(p) = p else { continue };
@@ -197,6 +261,12 @@ impl Checker {
             let mut summary = PassSummary::default();
             while let Some(report) = report_rx.recv().await {
                 summary.checked += 1;
+                if report.kind == CheckKind::Deferred {
+                    summary.deferred += 1;
+                    if report.retry_at > summary.deferred_until {
+                        summary.deferred_until = report.retry_at.clone();
+                    }
+                }
                 *summary
                     .by_kind
                     .entry(report.kind.as_str().to_string())
@@ -224,6 +294,8 @@ impl Checker {
             capture: None,
             validators: None,
             retry_after: None,
+            health: None,
+            deferred: None,
             schedule: target.schedule.clone(),
             born: target.born.clone(),
         };
@@ -236,35 +308,52 @@ impl Checker {
         } else {
             &self.fetcher
         };
-        let _permit = match self.polite.acquire(&url).await {
-            Ok(p) => p,
-            Err(wait) => {
-                probe.observation = Observation::Failed(format!(
-                    "deferred: the host asked to wait {}s (Retry-After)",
-                    wait.as_secs()
-                ));
-                probe.retry_after = Some(wait);
+        let mut attempts = 0;
+        loop {
+            let permit = match self.polite.acquire(&url, self.pause_wait).await {
+                Ok(p) => p,
+                Err(busy) => {
+                    probe.defer(busy.wait(), &busy.to_string());
+                    return probe;
+                }
+            };
+            if attempts == 0
+                && target.robots.unwrap_or(self.robots)
+                && !Box::pin(self.polite.robots_allow(fetcher, &url)).await
+            {
+                probe.observation = Observation::Failed("robots: disallowed by robots.txt".into());
                 return probe;
             }
-        };
-        if target.robots.unwrap_or(self.robots) && !self.polite.robots_allow(fetcher, &url).await {
-            probe.observation = Observation::Failed("robots: disallowed by robots.txt".into());
-            return probe;
+            attempts += 1;
+            probe.reset();
+            probe.at = now_rfc3339();
+            // Boxed: the future of every target waits in the pass at once, so the waiting
+            // part stays small.
+            Box::pin(fetch_and_read(
+                fetcher,
+                &self.extract_slots,
+                db_path,
+                &target,
+                &url,
+                &mut probe,
+            ))
+            .await;
+            // Reported before the slot is freed, so that no request starts before a pause.
+            if let Some(health) = probe.health {
+                self.polite.report(&url, health);
+            }
+            drop(permit);
+            if probe.http_status != Some(429) {
+                return probe;
+            }
+            // Too many requests: not an observation of the article. Tried again after the
+            // host's pause when it ends within the pass, else deferred.
+            let wait = probe.retry_after.unwrap_or(self.schedule.backoff_base);
+            if attempts >= MAX_THROTTLED_ATTEMPTS {
+                probe.defer(wait, "the host answered 429 too many requests");
+                return probe;
+            }
         }
-        probe.at = now_rfc3339();
-        fetch_and_read(
-            fetcher,
-            &self.extract_slots,
-            db_path,
-            &target,
-            &url,
-            &mut probe,
-        )
-        .await;
-        if let Some(wait) = probe.retry_after {
-            self.polite.pause(&url, wait);
-        }
-        probe
     }
 }
 
@@ -282,14 +371,26 @@ async fn fetch_and_read(
         Ok(r) => r,
         Err(e) => {
             tracing::debug!(url = %target.url, error = %e, "fetch failed");
+            use crate::fetch::FetchError as E;
+            if matches!(e, E::Timeout | E::Reset | E::Connect(_) | E::Truncated(_)) {
+                probe.health = Some(Health::Failed);
+            }
             probe.observation = Observation::Failed(format!("{}: {e}", e.code()));
             return;
         }
     };
     probe.http_status = Some(response.status);
+    let server_error = (500..600).contains(&response.status);
+    // A Retry-After on a 5xx is honoured for this URL alone (the scheduler); on a 429 the
+    // host is paused too (`polite`).
     probe.retry_after = response
         .retry_after
-        .filter(|_| matches!(response.status, 429 | 503));
+        .filter(|_| response.status == 429 || server_error);
+    probe.health = Some(match response.status {
+        429 => Health::Throttled(probe.retry_after),
+        _ if server_error => Health::Failed,
+        _ => Health::Answered,
+    });
     if let Some(observation) = classify::observe_status(response.status) {
         probe.observation = observation;
         return;
@@ -344,6 +445,11 @@ async fn fetch_and_read(
                 content_hash: capture.content_hash,
                 loose_hash: capture.loose_hash,
                 matches_earlier: None,
+                metadata: classify::Metadata {
+                    byline: capture.byline.clone(),
+                    published: capture.published.clone(),
+                    modified: capture.modified.clone(),
+                },
             };
             probe.capture = Some(*capture);
         }
@@ -455,6 +561,32 @@ fn spawn_writer(
             let mut out = Vec::with_capacity(batch.len());
             let mut tx = store.batch()?;
             for mut probe in batch {
+                if let Some(retry_at) = probe.deferred {
+                    // Not an observation: nothing but the watch's due time is written.
+                    let now = parse_time(&probe.at).unwrap_or_else(Utc::now);
+                    let next =
+                        scheduler::deferred_until(&schedule, probe.watch_id.0, now, retry_at);
+                    let next_at = next.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                    let version = tx.defer(probe.watch_id, &next_at)?;
+                    let detail = match probe.observation {
+                        Observation::Failed(why) => Some(why),
+                        _ => None,
+                    };
+                    out.push(CheckReport {
+                        url: probe.url,
+                        kind: CheckKind::Deferred,
+                        version,
+                        content_hash: None,
+                        http_status: probe.http_status,
+                        at: probe.at,
+                        significance: None,
+                        reverted_to: None,
+                        detail,
+                        title: None,
+                        retry_at: Some(next_at),
+                    });
+                    continue;
+                }
                 let state = tx.state(probe.watch_id)?;
                 if let Observation::Article {
                     content_hash,
@@ -463,6 +595,7 @@ fn spawn_writer(
                 } = &mut probe.observation
                     && state
                         .latest
+                        .as_ref()
                         .is_some_and(|l| l.content_hash != *content_hash)
                 {
                     // Only a changed text can be a return to an earlier one.
@@ -508,6 +641,7 @@ fn spawn_writer(
                     reverted_to: decision.reverted_to,
                     detail: decision.detail,
                     title: probe.capture.map(|c| c.title),
+                    retry_at: None,
                 });
             }
             tx.commit()?;
@@ -556,6 +690,9 @@ fn log_report(r: &CheckReport) {
             tracing::warn!(url = %r.url, status = ?r.http_status, detail = ?r.detail, "check failed")
         }
         CheckKind::Unchanged => tracing::debug!(url = %r.url, "unchanged"),
+        CheckKind::Deferred => {
+            tracing::debug!(url = %r.url, retry_at = ?r.retry_at, detail = ?r.detail, "check deferred")
+        }
         kind => tracing::info!(
             url = %r.url,
             kind = kind.as_str(),
@@ -564,5 +701,32 @@ fn log_report(r: &CheckReport) {
             detail = ?r.detail,
             "article {kind}"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every target of a pass waits in it at once (for its host's slot), so what one waiting
+    /// check holds must stay small: the fetch and extraction are boxed until they start.
+    #[tokio::test]
+    async fn a_waiting_check_holds_little_memory() {
+        let checker = Checker::new(&Config::default()).unwrap();
+        let target = CheckTarget {
+            id: WatchId(1),
+            url: "http://127.0.0.1:9/a".into(),
+            validators: Validators::default(),
+            latest_body_hash: None,
+            origin: "cli".into(),
+            schedule: None,
+            robots: None,
+            born: None,
+        };
+        let path = PathBuf::from("unused.db");
+        let probe = checker.probe(target, &path);
+        let size = std::mem::size_of_val(&probe);
+        eprintln!("a waiting check: {size} bytes");
+        assert!(size < 4096, "{size} bytes");
     }
 }

@@ -1,6 +1,8 @@
 //! Classification: what one check means, given what was known before it.
 //!
-//! Owns every rule about edits, deletions, restorations and transient faults. A pure function of
+//! Owns every rule about edits (of the text and of the byline and dates), deletions,
+//! restorations and transient faults. A deferred check (its host asked for a pause) never comes
+//! here: it is not an observation. A pure function of
 //! `(state, observation, policy) -> Decision`: it never does I/O, never reads the clock and never
 //! touches the database, so every rule is tested here without a server.
 
@@ -22,7 +24,7 @@ impl Default for Policy {
 }
 
 /// What was known about a watch before this check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchState {
     pub status: WatchStatus,
     /// Consecutive gone observations so far; transient errors neither add to it nor reset it.
@@ -50,11 +52,182 @@ impl Default for WatchState {
 }
 
 /// The latest stored version's identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Latest {
     pub seq: VersionSeq,
     pub content_hash: ContentHash,
     pub loose_hash: Sha256Hash,
+    pub metadata: Metadata,
+}
+
+/// An article's byline and dates, as extracted; stored with each version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata {
+    pub byline: Option<String>,
+    pub published: Option<String>,
+    pub modified: Option<String>,
+}
+
+impl Metadata {
+    /// What changed from `old` that a reader would notice: another byline or another published
+    /// date, one phrase each. A byline is compared by the names in it (see [`byline_key`]), a
+    /// date by the instant it names, so spacing, a comment count or a relative time sitting in
+    /// the byline line, and "Z" against "+00:00", are not changes. A byline or date that appears
+    /// or disappears is not reported on its own: extraction does not find it on every load of
+    /// every page. A change of the modified date alone is not reported either: sites bump it
+    /// without touching the article.
+    pub fn changes_from(&self, old: &Metadata) -> Vec<String> {
+        let mut out = Vec::new();
+        let quoted = |v: &str| format!("\u{201c}{}\u{201d}", v.trim());
+        if let (Some(a), Some(b)) = (&old.byline, &self.byline) {
+            let (ka, kb) = (byline_key(a), byline_key(b));
+            if !ka.is_empty() && !kb.is_empty() && ka != kb {
+                out.push(format!("byline {} \u{2192} {}", quoted(a), quoted(b)));
+            }
+        }
+        if let (Some(a), Some(b)) = (&old.published, &self.published) {
+            let (ka, kb) = (date_key(a), date_key(b));
+            if !ka.is_empty() && !kb.is_empty() && ka != kb {
+                out.push(format!("published {} \u{2192} {}", quoted(a), quoted(b)));
+            }
+        }
+        out
+    }
+}
+
+/// Words sites put in the byline line that are not names: "by", dates, times, counts.
+const NOT_NAMES: &[&str] = &[
+    "by",
+    "and",
+    "the",
+    "of",
+    "on",
+    "at",
+    "in",
+    "from",
+    "with",
+    "for",
+    "ago",
+    "just",
+    "now",
+    "today",
+    "yesterday",
+    "updated",
+    "update",
+    "published",
+    "posted",
+    "last",
+    "modified",
+    "edited",
+    "min",
+    "mins",
+    "minute",
+    "minutes",
+    "h",
+    "hr",
+    "hrs",
+    "hour",
+    "hours",
+    "m",
+    "s",
+    "sec",
+    "secs",
+    "second",
+    "seconds",
+    "day",
+    "days",
+    "week",
+    "weeks",
+    "month",
+    "months",
+    "year",
+    "years",
+    "am",
+    "pm",
+    "gmt",
+    "utc",
+    "est",
+    "edt",
+    "cst",
+    "cdt",
+    "pst",
+    "pdt",
+    "bst",
+    "cet",
+    "cest",
+    "comment",
+    "comments",
+    "share",
+    "shares",
+    "view",
+    "views",
+    "read",
+    "reads",
+    "reading",
+    "time",
+    "jan",
+    "january",
+    "feb",
+    "february",
+    "mar",
+    "march",
+    "apr",
+    "april",
+    "may",
+    "jun",
+    "june",
+    "jul",
+    "july",
+    "aug",
+    "august",
+    "sep",
+    "sept",
+    "september",
+    "oct",
+    "october",
+    "nov",
+    "november",
+    "dec",
+    "december",
+    "mon",
+    "monday",
+    "tue",
+    "tues",
+    "tuesday",
+    "wed",
+    "wednesday",
+    "thu",
+    "thur",
+    "thurs",
+    "thursday",
+    "fri",
+    "friday",
+    "sat",
+    "saturday",
+    "sun",
+    "sunday",
+];
+
+/// The names in a byline: its words of letters, case-folded, without digits, punctuation and
+/// the words of [`NOT_NAMES`]. "By Lucas Nolan22 Dec 2016651" and "by Lucas Nolan 22 Dec 2016
+/// 651" are both "lucas nolan".
+pub fn byline_key(byline: &str) -> String {
+    byline
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .filter(|w| !NOT_NAMES.contains(&w.as_str()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A date as the instant it names when it parses as RFC 3339, else its text with spacing folded.
+fn date_key(d: &str) -> String {
+    let d = d.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(d) {
+        return t.with_timezone(&chrono::Utc).to_rfc3339();
+    }
+    d.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Why a page is considered gone.
@@ -87,6 +260,7 @@ pub enum Observation {
         loose_hash: Sha256Hash,
         /// An earlier version (not the latest) with this same content hash, if any.
         matches_earlier: Option<VersionSeq>,
+        metadata: Metadata,
     },
     /// 304 Not Modified, or a raw body byte-identical to the latest version's.
     NotModified,
@@ -106,13 +280,14 @@ pub struct Decision {
     /// The new version's text equals this earlier version's.
     pub reverted_to: Option<VersionSeq>,
     pub next: WatchState,
-    /// A short reason for `missing`, `deleted` and `error` checks.
+    /// A short reason for `missing`, `deleted` and `error` checks; what changed in the byline
+    /// or dates for an edit of them.
     pub detail: Option<String>,
 }
 
 /// Applies the rules.
 pub fn classify(state: &WatchState, observation: &Observation, policy: &Policy) -> Decision {
-    let mut next = *state;
+    let mut next = state.clone();
     let decision = |kind, next, detail: Option<String>| Decision {
         kind,
         new_version: false,
@@ -126,36 +301,40 @@ pub fn classify(state: &WatchState, observation: &Observation, policy: &Policy) 
             content_hash,
             loose_hash,
             matches_earlier,
+            metadata,
         } => {
             next.gone_streak = 0;
             next.error_streak = 0;
             let was_deleted = state.status == WatchStatus::Deleted;
             next.status = WatchStatus::Live;
-            let Some(latest) = state.latest else {
+            let Some(latest) = &state.latest else {
                 return Decision {
                     new_version: true,
                     ..decision(CheckKind::Captured, next, None)
                 };
             };
             let changed = latest.content_hash != *content_hash;
-            let kind = match (was_deleted, changed) {
+            let meta_changes = metadata.changes_from(&latest.metadata);
+            let kind = match (was_deleted, changed || !meta_changes.is_empty()) {
                 (true, _) => CheckKind::Restored,
                 (false, true) => CheckKind::Edited,
                 (false, false) => CheckKind::Unchanged,
             };
-            if !changed {
-                return decision(kind, next, None);
-            }
-            let significance = if latest.loose_hash == *loose_hash {
-                Significance::Minor
-            } else {
-                Significance::Substantive
+            let text = match (changed, latest.loose_hash == *loose_hash) {
+                (false, _) => None,
+                (true, true) => Some(Significance::Minor),
+                (true, false) => Some(Significance::Substantive),
             };
+            let meta = (!meta_changes.is_empty()).then_some(Significance::Metadata);
+            let Some(significance) = text.max(meta) else {
+                return decision(kind, next, None);
+            };
+            let detail = (!meta_changes.is_empty()).then(|| meta_changes.join("; "));
             Decision {
                 new_version: true,
                 significance: Some(significance),
-                reverted_to: *matches_earlier,
-                ..decision(kind, next, None)
+                reverted_to: matches_earlier.filter(|_| changed),
+                ..decision(kind, next, detail)
             }
         }
         Observation::NotModified => {
@@ -239,6 +418,25 @@ mod tests {
             content_hash: h(content),
             loose_hash: h(loose),
             matches_earlier: None,
+            metadata: meta(Some("By Jane Roe"), Some("2026-11-01T10:00:00Z"), None),
+        }
+    }
+
+    fn meta(byline: Option<&str>, published: Option<&str>, modified: Option<&str>) -> Metadata {
+        Metadata {
+            byline: byline.map(str::to_string),
+            published: published.map(str::to_string),
+            modified: modified.map(str::to_string),
+        }
+    }
+
+    /// The same text as [`live`]'s version 1 (hash 1), with other metadata.
+    fn same_text_with(metadata: Metadata) -> Observation {
+        Observation::Article {
+            content_hash: h(1),
+            loose_hash: h(1),
+            matches_earlier: None,
+            metadata,
         }
     }
 
@@ -251,6 +449,7 @@ mod tests {
                 seq: VersionSeq(seq),
                 content_hash: h(content),
                 loose_hash: h(loose),
+                metadata: meta(Some("By Jane Roe"), Some("2026-11-01T10:00:00Z"), None),
             }),
         }
     }
@@ -279,7 +478,8 @@ mod tests {
     }
 
     use CheckKind::*;
-    use Significance::*;
+    use Significance::{Minor, Substantive};
+    const META: Option<Significance> = Some(Significance::Metadata);
 
     #[test]
     fn first_article_is_captured() {
@@ -312,6 +512,7 @@ mod tests {
             content_hash: h(1),
             loose_hash: h(1),
             matches_earlier: Some(VersionSeq(1)),
+            metadata: meta(Some("By Jane Roe"), Some("2026-11-01T10:00:00Z"), None),
         };
         let d = check(
             live(2, 2, 2),
@@ -319,6 +520,130 @@ mod tests {
             (Edited, true, Some(Substantive)),
         );
         assert_eq!(d.reverted_to, Some(VersionSeq(1)));
+    }
+
+    #[test]
+    fn a_changed_byline_alone_is_a_metadata_edit_with_a_version() {
+        let d = check(
+            live(1, 1, 1),
+            same_text_with(meta(
+                Some("By John Doe"),
+                Some("2026-11-01T10:00:00Z"),
+                None,
+            )),
+            (Edited, true, META),
+        );
+        assert_eq!(
+            d.detail.as_deref(),
+            Some("byline \u{201c}By Jane Roe\u{201d} \u{2192} \u{201c}By John Doe\u{201d}")
+        );
+        assert_eq!(d.reverted_to, None);
+    }
+
+    #[test]
+    fn a_changed_published_date_alone_is_a_metadata_edit() {
+        let d = check(
+            live(1, 1, 1),
+            same_text_with(meta(
+                Some("By Jane Roe"),
+                Some("2026-11-02T08:00:00Z"),
+                None,
+            )),
+            (Edited, true, META),
+        );
+        assert!(d.detail.unwrap().starts_with("published "));
+    }
+
+    #[test]
+    fn a_byline_or_date_that_appears_or_disappears_is_not_an_edit_alone() {
+        for m in [
+            meta(None, Some("2026-11-01T10:00:00Z"), None),
+            meta(Some("By Jane Roe"), None, None),
+            meta(Some("  "), Some("2026-11-01T10:00:00Z"), None),
+        ] {
+            check(live(1, 1, 1), same_text_with(m), (Unchanged, false, None));
+        }
+        let mut state = live(1, 1, 1);
+        state.latest.as_mut().unwrap().metadata = meta(None, None, None);
+        check(state, article(1, 1), (Unchanged, false, None));
+    }
+
+    #[test]
+    fn bylines_compare_by_the_names_in_them() {
+        assert_eq!(byline_key("By Lucas Nolan22 Dec 2016651"), "lucas nolan");
+        assert_eq!(byline_key("by Lucas Nolan 22 Dec 2016 651"), "lucas nolan");
+        assert_eq!(
+            byline_key("By JANE ROE and John Doe, Updated 5 minutes ago"),
+            "jane roe john doe"
+        );
+        assert_eq!(byline_key("Par Élise Dupont"), "par élise dupont");
+        assert_ne!(byline_key("By Jane Roe"), byline_key("By Jane Doe"));
+        // A comment count or a relative time changing in the byline line is not a change.
+        check(
+            live(1, 1, 1),
+            same_text_with(meta(
+                Some("By Jane Roe \u{b7} 2 hours ago \u{b7} 651 comments"),
+                Some("2026-11-01T10:00:00Z"),
+                None,
+            )),
+            (Unchanged, false, None),
+        );
+    }
+
+    #[test]
+    fn a_bare_modified_bump_is_unchanged_and_never_alerts() {
+        let d = check(
+            live(1, 1, 1),
+            same_text_with(meta(
+                Some("By Jane Roe"),
+                Some("2026-11-01T10:00:00Z"),
+                Some("2026-11-30T23:59:00Z"),
+            )),
+            (Unchanged, false, None),
+        );
+        assert_eq!(d.detail, None);
+    }
+
+    #[test]
+    fn spacing_and_spelling_of_one_instant_are_not_metadata_changes() {
+        check(
+            live(1, 1, 1),
+            same_text_with(meta(
+                Some("  By   Jane Roe "),
+                Some("2026-11-01T11:00:00+01:00"),
+                None,
+            )),
+            (Unchanged, false, None),
+        );
+    }
+
+    #[test]
+    fn a_minor_text_edit_with_a_new_byline_ranks_as_metadata() {
+        let mut obs = article(2, 1);
+        if let Observation::Article { metadata, .. } = &mut obs {
+            metadata.byline = Some("By John Doe".into());
+        }
+        check(live(1, 1, 1), obs, (Edited, true, META));
+        // A substantive edit stays substantive, and says what else changed.
+        let mut obs = article(2, 2);
+        if let Observation::Article { metadata, .. } = &mut obs {
+            metadata.byline = Some("By John Doe".into());
+        }
+        let d = check(live(1, 1, 1), obs, (Edited, true, Some(Substantive)));
+        assert!(d.detail.unwrap().starts_with("byline "));
+    }
+
+    #[test]
+    fn back_after_deletion_with_another_byline_is_restored_with_a_version() {
+        check(
+            deleted(1, 1),
+            same_text_with(meta(
+                Some("By John Doe"),
+                Some("2026-11-01T10:00:00Z"),
+                None,
+            )),
+            (Restored, true, META),
+        );
     }
 
     #[test]

@@ -356,6 +356,46 @@ pub struct PolitenessConfig {
         with = "crate::scheduler::humantime_serde"
     )]
     pub min_delay: Duration,
+    /// A host's pause (a 429's Retry-After) that ends within this long is waited out within a
+    /// pass; a longer one defers the host's remaining checks until it ends.
+    #[serde(
+        default = "default_pause_wait",
+        with = "crate::scheduler::humantime_serde"
+    )]
+    pub pause_wait: Duration,
+    /// The breaker: this many distinct URLs of one host failing (5xx, timeout, reset) within
+    /// `breaker_window`, and at least half of the host's answers in it, slow the host down.
+    #[serde(default = "default_breaker_failures")]
+    pub breaker_failures: usize,
+    #[serde(
+        default = "default_breaker_window",
+        with = "crate::scheduler::humantime_serde"
+    )]
+    pub breaker_window: Duration,
+    /// A slowed host gets one request at a time, at least this far apart.
+    #[serde(
+        default = "default_slow_delay",
+        with = "crate::scheduler::humantime_serde"
+    )]
+    pub slow_delay: Duration,
+    /// A slowdown ends this long after the host's last 429 or breaker trip.
+    #[serde(
+        default = "default_slow_for",
+        with = "crate::scheduler::humantime_serde"
+    )]
+    pub slow_for: Duration,
+}
+
+impl PolitenessConfig {
+    /// The slowdown rules for [`crate::polite::Politeness`].
+    pub fn slowdown(&self) -> crate::polite::Slowdown {
+        crate::polite::Slowdown {
+            failures: self.breaker_failures,
+            window: self.breaker_window,
+            delay: self.slow_delay,
+            slow_for: self.slow_for,
+        }
+    }
 }
 
 impl Default for PolitenessConfig {
@@ -363,8 +403,29 @@ impl Default for PolitenessConfig {
         Self {
             robots: true,
             min_delay: default_min_delay(),
+            pause_wait: default_pause_wait(),
+            breaker_failures: default_breaker_failures(),
+            breaker_window: default_breaker_window(),
+            slow_delay: default_slow_delay(),
+            slow_for: default_slow_for(),
         }
     }
+}
+
+fn default_pause_wait() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_breaker_failures() -> usize {
+    crate::polite::Slowdown::default().failures
+}
+fn default_breaker_window() -> Duration {
+    crate::polite::Slowdown::default().window
+}
+fn default_slow_delay() -> Duration {
+    crate::polite::Slowdown::default().delay
+}
+fn default_slow_for() -> Duration {
+    crate::polite::Slowdown::default().slow_for
 }
 
 fn default_true() -> bool {
@@ -642,6 +703,12 @@ impl Config {
             return Err(invalid(
                 "concurrency",
                 "concurrency and per_host must be at least 1".into(),
+            ));
+        }
+        if self.politeness.breaker_failures == 0 {
+            return Err(invalid(
+                "breaker_failures",
+                "breaker_failures must be at least 1".into(),
             ));
         }
         if self.detect.gone_after == 0 {

@@ -85,7 +85,7 @@ pub async fn run(
     // Several workers share a PostgreSQL archive; a SQLite file has one daemon.
     let _lock = db_path.sqlite_path().map(lock_instance).transpose()?;
     apply_config(&db_path, &config).await?;
-    let mut checker = Checker::new(&config)?;
+    let mut checker = Checker::for_daemon(&config)?;
     let watchdog = spawn_watchdog(shutdown.clone());
     systemd_notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(db = %db_path.display(), "stet daemon started");
@@ -93,6 +93,8 @@ pub async fn run(
     // One read connection for the loop's questions (what is due, and when next); passes and
     // feed polls write through their own.
     let reader = Store::open(&db_path)?;
+    // Said once when the archive has nothing to check, again only after it had something.
+    let mut told_empty = false;
 
     while !shutdown.is_cancelled() {
         if let Err(e) = poll_due_feeds(&checker, &config, &db_path, &reader, &shutdown).await {
@@ -105,7 +107,8 @@ pub async fn run(
             let started = std::time::Instant::now();
             match checker.pass(&db_path, due, shutdown.clone(), |_| {}).await {
                 Ok(summary) => tracing::info!(
-                    checked = summary.checked,
+                    checked = summary.checked - summary.deferred,
+                    deferred = summary.deferred,
                     of = count,
                     secs = format!("{:.1}", started.elapsed().as_secs_f64()),
                     "pass finished"
@@ -117,6 +120,11 @@ pub async fn run(
             }
             continue;
         }
+        let empty = !reader.has_watches_or_feeds()?;
+        if empty && !told_empty {
+            tracing::info!("{}", nothing_to_check(&source));
+        }
+        told_empty = empty;
         let wait = time_until_next_due(&reader).unwrap_or(MAX_IDLE);
         if idle(&shutdown, &reload, wait).await == Wake::Reload {
             match source.load() {
@@ -125,7 +133,7 @@ pub async fn run(
                 ),
                 Ok(new) => match apply_config(&db_path, &new)
                     .await
-                    .and_then(|()| Checker::new(&new))
+                    .and_then(|()| Checker::for_daemon(&new))
                 {
                     Ok(new_checker) => {
                         tracing::info!(
@@ -167,6 +175,24 @@ async fn idle(shutdown: &CancellationToken, reload: &Notify, wait: Duration) -> 
         _ = reload.notified() => Wake::Reload,
         _ = tokio::time::sleep(wait) => Wake::Timeout,
     }
+}
+
+/// What a newcomer is told when the archive has no watch and no feed: that nothing will
+/// happen, and the commands that add something (naming the same config and database).
+pub fn nothing_to_check(source: &ConfigSource) -> String {
+    let mut stet = String::from("stet");
+    if let Some(path) = &source.path {
+        stet.push_str(&format!(" --config {}", path.display()));
+    }
+    if let Some(db) = &source.db_override {
+        stet.push_str(&format!(" --db {}", db.display()));
+    }
+    format!(
+        "nothing to check: no watches and no feeds yet. Add an article with `{stet} watch add URL` \
+         or a feed with `{stet} feed add URL` (or [[watch]] and [[feed]] entries in the config); \
+         a running daemon picks them up within {}s",
+        MAX_IDLE.as_secs()
+    )
 }
 
 /// How long until the next watch or feed is due, at most [`MAX_IDLE`].

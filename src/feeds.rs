@@ -286,9 +286,9 @@ async fn fetch_listing(
     let fetcher = checker.fetcher();
     let _permit = checker
         .politeness()
-        .acquire(&url)
+        .acquire(&url, config.politeness.pause_wait)
         .await
-        .map_err(|wait| format!("deferred: the host asked to wait {}s", wait.as_secs()))?;
+        .map_err(|busy| format!("deferred: {busy}"))?;
     if feed.robots.unwrap_or(config.politeness.robots)
         && !checker.politeness().robots_allow(fetcher, &url).await
     {

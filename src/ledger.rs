@@ -63,7 +63,7 @@ impl EntryKind {
             K::Edited => Some(Self::Edited),
             K::Deleted => Some(Self::Deleted),
             K::Restored => Some(Self::Restored),
-            K::Unchanged | K::Missing | K::Error => None,
+            K::Unchanged | K::Missing | K::Error | K::Deferred => None,
         }
     }
 

@@ -11,7 +11,7 @@
 //! - [`diff`]: paragraph and word differences between versions. Pure.
 //! - [`ledger`]: the hash chain over versions, events and watch changes; its byte encoding. Pure.
 //! - [`store`]: SQLite, the only module that runs SQL; one transaction per batch of outcomes.
-//! - [`polite`]: per-host limits, delays, robots.txt and Retry-After pauses.
+//! - [`polite`]: global and per-host limits, delays, robots.txt; 429 pauses and slowdowns.
 //! - [`feeds`]: RSS, Atom and sitemaps discover article URLs (untrusted input).
 //! - [`check`]: one pass: fetch, extract, classify, record, concurrently and politely.
 //! - [`scheduler`]: when each watch is next due (cron, jitter, backoff, age). Pure.

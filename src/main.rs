@@ -22,6 +22,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(cli::run(cli)) {
         Ok(code) => ExitCode::from(code),
+        Err(err) if cli::output::is_closed_pipe(&err) => ExitCode::from(exit::CLOSED_STDOUT),
         Err(err) => {
             let code = exit_code_of(&err);
             eprintln!("stet: error: {err}");

@@ -102,9 +102,13 @@ pub enum CheckKind {
     Restored,
     /// The article looked gone, but not yet on enough consecutive checks (or it is still deleted).
     Missing,
-    /// A transient or unusable response (5xx, 429, timeout, reset, truncated, too large, not HTML).
+    /// A transient or unusable response (5xx, timeout, reset, truncated, too large, not HTML).
     /// Never a deletion and never an edit.
     Error,
+    /// Not checked: the host asked for a pause (429 Retry-After) that outlasts the pass. Not an
+    /// observation: never stored as a check, never read by classification, never alerted; the
+    /// watch is due again when the pause ends.
+    Deferred,
 }
 
 impl CheckKind {
@@ -117,6 +121,7 @@ impl CheckKind {
             Self::Restored => "restored",
             Self::Missing => "missing",
             Self::Error => "error",
+            Self::Deferred => "deferred",
         }
     }
 
@@ -147,17 +152,22 @@ impl FromStr for CheckKind {
             "restored" => Self::Restored,
             "missing" => Self::Missing,
             "error" => Self::Error,
+            "deferred" => Self::Deferred,
             other => return Err(format!("unknown check kind {other:?}")),
         })
     }
 }
 
-/// How much an edit matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// How much an edit matters, from least to most: `min_significance` keeps an edit of at least
+/// its level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Significance {
     /// Only whitespace, punctuation or typography (quotes, dashes, ellipses) changed.
     Minor,
+    /// The text is the same (or changed only in a minor way) but the byline or the published
+    /// date changed.
+    Metadata,
     /// Words, numbers or names changed, or text was added or removed.
     Substantive,
 }
@@ -166,6 +176,7 @@ impl Significance {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Minor => "minor",
+            Self::Metadata => "metadata",
             Self::Substantive => "substantive",
         }
     }
@@ -177,6 +188,7 @@ impl FromStr for Significance {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "minor" => Ok(Self::Minor),
+            "metadata" => Ok(Self::Metadata),
             "substantive" => Ok(Self::Substantive),
             other => Err(format!("unknown significance {other:?}")),
         }

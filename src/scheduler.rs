@@ -177,6 +177,19 @@ pub fn next_check(policy: &SchedulePolicy, input: &DueInput<'_>) -> Next {
     Next::At(due + spread(input.watch_id, policy.jitter.min(period / 10)))
 }
 
+/// When a deferred check is due again: when its host's pause ends, spread a little per watch
+/// (by at most a tenth of the wait, and the jitter) so that a host's deferred checks do not all
+/// start in the same instant.
+pub fn deferred_until(
+    policy: &SchedulePolicy,
+    watch_id: i64,
+    now: DateTime<Utc>,
+    retry_at: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let wait = (retry_at - now).to_std().unwrap_or_default();
+    retry_at.max(now) + spread(watch_id, policy.jitter.min(wait / 10))
+}
+
 fn age_interval(policy: &SchedulePolicy, age: Option<Duration>) -> Option<Duration> {
     if policy.age_curve.is_empty() {
         return None;
@@ -350,6 +363,20 @@ mod tests {
         i.error_streak = 1;
         i.retry_after = Some(Duration::from_secs(900));
         assert!((due(&no_jitter(), &i) - i.now).num_seconds() >= 900);
+    }
+
+    #[test]
+    fn a_deferred_check_is_due_when_the_pause_ends() {
+        let policy = SchedulePolicy::default();
+        let now = at("2026-01-01T10:00:00Z");
+        let end = at("2026-01-01T10:02:00Z");
+        let mut seen = std::collections::HashSet::new();
+        for id in 0..50 {
+            let t = deferred_until(&policy, id, now, end);
+            assert!(t >= end && t < end + chrono::Duration::seconds(12), "{t}");
+            seen.insert(t);
+        }
+        assert!(seen.len() > 25, "spread: {} distinct times", seen.len());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::output::{self, BOLD, DIM, kind_style, paint};
 use super::{Context, ExitError, exit};
-use crate::check::{CheckReport, run_pass};
+use crate::check::{CheckReport, Checker};
 use crate::fetch::parse_watch_url;
 use crate::model::CheckKind;
 use crate::say;
@@ -25,6 +25,17 @@ pub struct CheckArgs {
     /// the end of the pass.
     #[arg(long)]
     pub no_alerts: bool,
+    /// Wait out a host's pause (a 429's Retry-After) within the pass when it ends within MAX
+    /// (default 10m), instead of deferring the check to the daemon.
+    #[arg(
+        long,
+        value_name = "MAX",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "10m",
+        value_parser = humantime::parse_duration
+    )]
+    pub wait: Option<std::time::Duration>,
 }
 
 pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
@@ -45,9 +56,11 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
     drop(store);
     if targets.is_empty() {
         if !ctx.json {
-            say!(
-                "nothing to check: add a URL with `stet watch add URL` or a [[watch]] in the config"
-            );
+            if only.is_none() {
+                say!("{}", crate::daemon::nothing_to_check(&ctx.source));
+            } else {
+                say!("nothing to check");
+            }
         }
         return Ok(exit::OK);
     }
@@ -72,22 +85,27 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
     });
     let show_all = args.all;
     let json = ctx.json;
-    let summary = run_pass(&ctx.config, &ctx.db_path, targets, shutdown, |report| {
-        if json {
-            let _ = output::json_line(report);
-        } else if show_all || report.kind != CheckKind::Unchanged {
-            let line = human_line(report);
-            match &progress {
-                Some(pb) => pb.println(anstream::adapter::strip_str(&line).to_string()),
-                None => say!("{line}"),
+    let mut checker = Checker::new(&ctx.config)?;
+    if let Some(wait) = args.wait {
+        checker.wait_pauses_up_to(wait);
+    }
+    let summary = checker
+        .pass(&ctx.db_path, targets, shutdown, |report| {
+            if json {
+                let _ = output::json_line(report);
+            } else if show_all || report.kind != CheckKind::Unchanged {
+                let line = human_line(report);
+                match &progress {
+                    Some(pb) => pb.println(anstream::adapter::strip_str(&line).to_string()),
+                    None => say!("{line}"),
+                }
             }
-        }
-        if let Some(pb) = &progress {
-            pb.inc(1);
-            pb.set_message(report.url.clone());
-        }
-    })
-    .await?;
+            if let Some(pb) = &progress {
+                pb.inc(1);
+                pb.set_message(report.url.clone());
+            }
+        })
+        .await?;
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
@@ -104,7 +122,11 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
         }
     };
     if !json {
-        let mut counts: Vec<_> = summary.by_kind.iter().collect();
+        let mut counts: Vec<_> = summary
+            .by_kind
+            .iter()
+            .filter(|(k, _)| k.as_str() != CheckKind::Deferred.as_str())
+            .collect();
         counts.sort();
         let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
         say!(
@@ -113,7 +135,7 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
                 DIM,
                 format!(
                     "checked {}{}: {}",
-                    summary.checked,
+                    summary.checked - summary.deferred,
                     if summary.interrupted {
                         " (interrupted)"
                     } else {
@@ -123,6 +145,20 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
                 )
             )
         );
+        if summary.deferred > 0 {
+            say!(
+                "{}",
+                paint(
+                    kind_style(CheckKind::Deferred),
+                    format!(
+                        "{} deferred until {}: their host asked for a pause; the daemon checks \
+                         them then (or wait for it: `stet check --wait`)",
+                        summary.deferred,
+                        summary.deferred_until.as_deref().unwrap_or("its end"),
+                    )
+                )
+            );
+        }
         if let Some(s) = alerts.as_ref().filter(|s| !s.is_empty()) {
             say!("{}", super::alerts::describe(s));
         }
@@ -145,6 +181,9 @@ fn human_line(r: &CheckReport) -> String {
     }
     if let Some(d) = &r.detail {
         line.push_str(&format!(" {}", paint(DIM, format!("[{d}]"))));
+    }
+    if let Some(t) = &r.retry_at {
+        line.push_str(&format!(" until {t}"));
     }
     line
 }

@@ -21,7 +21,7 @@ pub enum ConfigCommand {
 pub fn run(cmd: &ConfigCommand, global: Option<&Path>, json: bool) -> anyhow::Result<u8> {
     match cmd {
         ConfigCommand::Example => {
-            print!("{}", config::EXAMPLE);
+            super::output::raw(config::EXAMPLE.as_bytes())?;
             Ok(exit::OK)
         }
         ConfigCommand::Check { file } => {

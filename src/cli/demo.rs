@@ -63,6 +63,25 @@ fn original_paragraphs() -> Vec<String> {
     .collect()
 }
 
+/// Straight quotes made typographic, as an editor's tool does: a quote that opens (at the
+/// start, or after a space or an opening bracket) becomes ‘ or “, any other ’ or ”.
+fn curly_quotes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut prev: Option<char> = None;
+    for c in text.chars() {
+        let opens = prev.is_none_or(|p| p.is_whitespace() || "([{\u{2014}\u{2013}".contains(p));
+        out.push(match (c, opens) {
+            ('"', true) => '\u{201c}',
+            ('"', false) => '\u{201d}',
+            ('\'', true) => '\u{2018}',
+            ('\'', false) => '\u{2019}',
+            _ => c,
+        });
+        prev = Some(c);
+    }
+    out
+}
+
 fn page(site: &Site) -> String {
     let n = site.loads;
     let ads = [
@@ -186,7 +205,7 @@ pub async fn run(args: &DemoArgs, json: bool) -> anyhow::Result<u8> {
         (
             "Only typography changes (straight quotes become curly ones): an edit, but a minor one.",
             Box::new(|s| {
-                s.paragraphs[1] = s.paragraphs[1].replace('"', "\u{201d}");
+                s.paragraphs[1] = curly_quotes(&s.paragraphs[1]);
             }),
         ),
         (
@@ -278,4 +297,22 @@ fn print_change(db_path: &std::path::Path, url: &str, to: VersionSeq) -> anyhow:
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::curly_quotes;
+
+    #[test]
+    fn curly_quotes_open_and_close() {
+        assert_eq!(
+            curly_quotes("\"The cables need attention,\" said Lopes. \"Safety comes first.\""),
+            "\u{201c}The cables need attention,\u{201d} said Lopes. \u{201c}Safety comes first.\u{201d}"
+        );
+        assert_eq!(
+            curly_quotes("four days' notice"),
+            "four days\u{2019} notice"
+        );
+        assert_eq!(curly_quotes("('quoted')"), "(\u{2018}quoted\u{2019})");
+    }
 }

@@ -54,8 +54,10 @@ pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<u8> {
     if ctx.json {
         output::json_pretty(&serde_json::json!({
             "url": args.url,
-            "from": {"version": from, "captured_at": old.meta.captured_at, "content_hash": old.meta.content_hash},
-            "to": {"version": to, "captured_at": new.meta.captured_at, "content_hash": new.meta.content_hash},
+            "from": {"version": from, "captured_at": old.meta.captured_at, "content_hash": old.meta.content_hash,
+                     "byline": old.meta.byline, "published": old.meta.published},
+            "to": {"version": to, "captured_at": new.meta.captured_at, "content_hash": new.meta.content_hash,
+                   "byline": new.meta.byline, "published": new.meta.published},
             "words_added": report.words_added,
             "words_removed": report.words_removed,
             "hunks": report.hunks,
@@ -65,20 +67,28 @@ pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<u8> {
     let label =
         |v: &crate::store::Version| format!("{} v{} {}", args.url, v.meta.seq, v.meta.captured_at);
     if !output::stdout_is_terminal() {
-        print!(
-            "{}",
-            unified(
-                &old.text,
-                &new.text,
-                &label(&old),
-                &label(&new),
-                args.context
-            )
+        let text = unified(
+            &old.text,
+            &new.text,
+            &label(&old),
+            &label(&new),
+            args.context,
         );
+        output::raw(text.as_bytes())?;
         return Ok(exit::OK);
     }
     say!("{}", paint(RED, format!("--- {}", label(&old))));
     say!("{}", paint(GREEN, format!("+++ {}", label(&new))));
+    for (what, a, b) in [
+        ("byline", &old.meta.byline, &new.meta.byline),
+        ("published", &old.meta.published, &new.meta.published),
+    ] {
+        if a != b {
+            let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+            say!("{}", paint(RED, format!("-{what}: {}", show(a))));
+            say!("{}", paint(GREEN, format!("+{what}: {}", show(b))));
+        }
+    }
     if report.hunks.is_empty() {
         say!("{}", paint(DIM, "the texts are identical"));
     }

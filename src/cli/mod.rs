@@ -5,6 +5,7 @@
 
 mod alerts;
 mod check;
+mod completions;
 mod config_cmd;
 mod demo;
 mod diff;
@@ -13,6 +14,7 @@ mod extract_cmd;
 mod feed;
 mod history;
 mod ledger_cmd;
+mod man;
 mod migrate;
 pub mod output;
 mod run;
@@ -40,6 +42,9 @@ pub mod exit {
     pub const NOT_FOUND: u8 = 3;
     /// `verify` (or `import`) found the archive altered: a hash or the ledger chain fails.
     pub const VERIFY_FAILED: u8 = 4;
+    /// The reader of stdout went away (`stet watch list | head -1`): 128 + SIGPIPE, the status
+    /// a shell reports for a program that SIGPIPE ended. Nothing is printed on stderr.
+    pub const CLOSED_STDOUT: u8 = 141;
 }
 
 /// An error that carries its own exit code.
@@ -68,6 +73,9 @@ impl ExitError {
     }
 }
 
+/// The version and the commit the binary was built from (see `build.rs`).
+pub const VERSION: &str = env!("STET_VERSION");
+
 const ABOUT: &str = "Keeps an archive of news articles and proves what they said.";
 
 const LONG_ABOUT: &str = "\
@@ -77,8 +85,9 @@ stet snapshots article URLs, extracts the article (title, byline, text), hashes 
 stores every version in SQLite. It reports edits (a changed word, number, paragraph or headline)
 and deletions (404/410, redirects to the home page, soft-404 pages, confirmed on consecutive
 checks), while ignoring page noise: ads, sidebars, related links, relative timestamps, comment
-counts, scripts and markup changes. Transient failures (5xx, 429, timeouts, resets) are recorded
-as errors and never reported as deletions.
+counts, scripts and markup changes. Transient failures (5xx, timeouts, resets) are recorded
+as errors and never reported as deletions; a host that asks to slow down (429) is slowed, and
+what it would not serve is deferred.
 
 Try it offline:   stet demo
 Start watching:   stet --config config/stet.toml watch add https://news.example.org/story
@@ -97,7 +106,7 @@ Signals (stet run): SIGTERM and SIGINT stop after committing the open work; SIGH
 configuration (watches and feeds added or removed) without a restart.";
 
 #[derive(Debug, Parser)]
-#[command(name = "stet", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+#[command(name = "stet", version = VERSION, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Cli {
     /// The configuration file (TOML); without it, built-in defaults are used.
     #[arg(
@@ -167,6 +176,10 @@ pub enum Command {
     /// Show, retry or deliver the alerts queued for the sinks of the config (alert entries).
     #[command(subcommand)]
     Alerts(alerts::AlertsCommand),
+    /// Print the shell completion script for bash, zsh, fish, elvish or PowerShell.
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page stet(1), or write it and one page per verb into a directory.
+    Man(man::ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -180,16 +193,20 @@ pub struct Context {
     pub config: Config,
     pub db_path: crate::store::Location,
     pub json: bool,
+    /// Where the config came from, to name the same `--config` and `--db` in hints.
+    pub source: crate::daemon::ConfigSource,
 }
 
 impl Context {
     fn load(cli: &Cli) -> anyhow::Result<Self> {
-        let config = config_source(cli).load()?;
+        let source = config_source(cli);
+        let config = source.load()?;
         let db_path = config.storage.location();
         Ok(Self {
             config,
             db_path,
             json: cli.json,
+            source,
         })
     }
 
@@ -253,6 +270,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     if let Command::Extract(args) = &cli.command {
         return extract_cmd::run(args, cli.json);
     }
+    if let Command::Completions(args) = &cli.command {
+        return completions::run(args);
+    }
+    if let Command::Man(args) = &cli.command {
+        return man::run(args);
+    }
     if let Command::Config(cmd) = &cli.command {
         return config_cmd::run(cmd, cli.config.as_deref(), cli.json);
     }
@@ -272,7 +295,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Import(args) => export::import(&ctx, &args),
         Command::Migrate(args) => migrate::run(&ctx, &args),
         Command::Alerts(cmd) => alerts::run(&ctx, &cmd).await,
-        Command::Demo(_) | Command::Config(_) | Command::Extract(_) => {
+        Command::Demo(_)
+        | Command::Config(_)
+        | Command::Extract(_)
+        | Command::Completions(_)
+        | Command::Man(_) => {
             unreachable!("handled above")
         }
     }

@@ -1,7 +1,9 @@
 //! Terminal output: tables, colors and JSON, chosen once per command.
 //!
 //! Colors go through `anstream`, which strips them when stdout is not a terminal and honours
-//! `NO_COLOR` and `CLICOLOR_FORCE`.
+//! `NO_COLOR` and `CLICOLOR_FORCE`. Every write to stdout goes through here: when the reader
+//! has gone away (`stet watch list | head -1`), the process ends at once and quietly with
+//! status 141, as a program killed by SIGPIPE does, instead of printing an error.
 
 use std::io::{IsTerminal, Write};
 
@@ -44,6 +46,7 @@ pub fn kind_style(kind: CheckKind) -> Style {
         CheckKind::Restored => GREEN.effects(Effects::BOLD),
         CheckKind::Missing => RED,
         CheckKind::Error => RED.effects(Effects::DIMMED),
+        CheckKind::Deferred => YELLOW.effects(Effects::DIMMED),
     }
 }
 
@@ -78,25 +81,68 @@ pub fn diff_line(line: &crate::diff::Line) -> String {
 
 /// Prints `value` as one line of JSON.
 pub fn json_line(value: &impl Serialize) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, value)?;
-    out.write_all(b"\n")?;
-    Ok(())
+    let mut line = serde_json::to_vec(value)?;
+    line.push(b'\n');
+    raw(&line)
 }
 
 /// Prints `value` as indented JSON.
 pub fn json_pretty(value: &impl Serialize) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    out.write_all(b"\n")?;
-    Ok(())
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
+    raw(&text)
 }
 
-/// Writes to stdout through anstream (colors stripped where they do not belong).
+/// Prints bytes as they are (a page, a script, a manual page).
+pub fn raw(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let written = out.write_all(bytes).and_then(|()| out.flush());
+    written.map_err(|e| {
+        exit_if_closed(&e);
+        e.into()
+    })
+}
+
+/// Prints text that may carry styles, through anstream, in one write (see [`say!`] for a line).
+pub fn styled(text: &str) {
+    let mut out = anstream::stdout();
+    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    if let Err(e) = written {
+        exit_if_closed(&e);
+    }
+}
+
+/// Ends the process quietly, with [`exit::CLOSED_STDOUT`], when `err` says the reader of stdout
+/// went away; returns otherwise.
+///
+/// [`exit::CLOSED_STDOUT`]: super::exit::CLOSED_STDOUT
+pub fn exit_if_closed(err: &std::io::Error) {
+    if err.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(i32::from(super::exit::CLOSED_STDOUT));
+    }
+}
+
+/// Whether an error comes from writing to a closed pipe (anywhere in its chain).
+pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Writes a line to stdout through anstream (colors stripped where they do not belong). A
+/// closed stdout ends the process quietly (see the module doc); other write errors are ignored.
 #[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(anstream::stdout(), $($arg)*);
+        if let Err(e) = writeln!(anstream::stdout(), $($arg)*) {
+            $crate::cli::output::exit_if_closed(&e);
+        }
     }};
 }

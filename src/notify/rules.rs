@@ -36,8 +36,8 @@ impl AlertRoute {
         }
     }
 
-    /// Whether this sink wants an event of `kind` about `url` (found through `feed`, if any). A
-    /// minor edit is skipped by a sink that asks for substantive ones only.
+    /// Whether this sink wants an event of `kind` about `url` (found through `feed`, if any). An
+    /// edit below the sink's `min_significance` (minor < metadata < substantive) is skipped.
     pub fn wants(
         &self,
         kind: CheckKind,
@@ -48,9 +48,7 @@ impl AlertRoute {
         if !self.on.contains(&kind) {
             return false;
         }
-        if self.min_significance == Significance::Substantive
-            && significance == Some(Significance::Minor)
-        {
+        if significance.is_some_and(|s| s < self.min_significance) {
             return false;
         }
         let url_ok =
@@ -222,6 +220,27 @@ mod tests {
             "https://news.example/sport/match",
             None
         ));
+    }
+
+    #[test]
+    fn metadata_edits_alert_by_default_and_sit_between_minor_and_substantive() {
+        let sink = |min: &str| {
+            AlertRoute::from_entry(&entry(&format!(
+                "name = \"m\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/h\"{min}"
+            )))
+        };
+        let u = "https://news.example/a/b";
+        let meta = Some(Significance::Metadata);
+        assert!(
+            sink("").wants(CheckKind::Edited, meta, u, None),
+            "by default"
+        );
+        let metadata = sink("\nmin_significance = \"metadata\"");
+        assert!(metadata.wants(CheckKind::Edited, meta, u, None));
+        assert!(!metadata.wants(CheckKind::Edited, Some(Significance::Minor), u, None));
+        assert!(metadata.wants(CheckKind::Edited, Some(Significance::Substantive), u, None));
+        let substantive = sink("\nmin_significance = \"substantive\"");
+        assert!(!substantive.wants(CheckKind::Edited, meta, u, None));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::{
     Result, Store, VersionRow,
 };
 use super::{CheckRecord, CheckRow, CheckTarget, EventRow, Recorded, Version, VersionMeta};
-use super::{WatchSummary, batch::SqliteBatch, pg::PgBatch};
+use super::{WatchPage, WatchSummary, batch::SqliteBatch, pg::PgBatch};
 use crate::classify::WatchState;
 use crate::fetch::Validators;
 use crate::ledger::{Entry, ExportLine, Head};
@@ -63,6 +63,16 @@ impl Store {
 
     pub fn watch_id(&self, url: &str) -> Result<Option<WatchId>> {
         on!(self.watch_id(url))
+    }
+
+    /// One page of the watch list, in id order (the order of `watches`).
+    pub fn watch_page(&self, page: WatchPage) -> Result<Vec<WatchSummary>> {
+        on!(self.watch_page(page))
+    }
+
+    /// Whether anything is there to check: an active watch or an active feed.
+    pub fn has_watches_or_feeds(&self) -> Result<bool> {
+        on!(self.has_watches_or_feeds())
     }
 
     pub fn watches(&self, include_removed: bool) -> Result<Vec<WatchSummary>> {
@@ -326,6 +336,15 @@ impl Batch<'_> {
         match &mut self.0 {
             BatchKind::Sqlite(b) => b.record(rec),
             BatchKind::Postgres(b, routes) => b.record(routes, rec),
+        }
+    }
+
+    /// Moves the watch's next check to `next_check_at` (RFC 3339), a check not made (its host
+    /// asked for a pause); returns its current version.
+    pub fn defer(&mut self, watch: WatchId, next_check_at: &str) -> Result<Option<VersionSeq>> {
+        match &mut self.0 {
+            BatchKind::Sqlite(b) => b.defer(watch, next_check_at),
+            BatchKind::Postgres(b, _) => b.defer(watch, next_check_at),
         }
     }
 

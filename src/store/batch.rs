@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::blobs::{PackedBody, insert_blob, insert_packed};
 use super::{Result, Sqlite, StoreError, compress_text, ledger, outbox};
-use crate::classify::{Decision, Latest, WatchState};
+use crate::classify::{Decision, Latest, Metadata, WatchState};
 use crate::fetch::Validators;
 use crate::ledger::{EntryBody, EntryKind};
 use crate::model::{
@@ -73,7 +73,8 @@ impl Sqlite {
 
 /// One open SQLite transaction of check outcomes. Dropped without committing, it rolls back.
 pub(crate) struct SqliteBatch<'a> {
-    tx: Transaction<'a>,
+    /// Open to the other store modules that add operations to a batch (`deferred`).
+    pub(super) tx: Transaction<'a>,
     alert_routes: &'a [AlertRoute],
 }
 
@@ -88,7 +89,7 @@ impl SqliteBatch<'_> {
         let latest = self
             .tx
             .query_row(
-                "SELECT seq, content_hash, loose_hash FROM versions
+                "SELECT seq, content_hash, loose_hash, byline, published, modified FROM versions
                  WHERE watch_id = ?1 ORDER BY seq DESC LIMIT 1",
                 [watch.0],
                 |r| {
@@ -96,15 +97,21 @@ impl SqliteBatch<'_> {
                         r.get::<_, i64>(0)?,
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
+                        Metadata {
+                            byline: r.get(3)?,
+                            published: r.get(4)?,
+                            modified: r.get(5)?,
+                        },
                     ))
                 },
             )
             .optional()?
-            .map(|(seq, content, loose)| -> Result<Latest> {
+            .map(|(seq, content, loose, metadata)| -> Result<Latest> {
                 Ok(Latest {
                     seq: VersionSeq(seq),
                     content_hash: content.parse().map_err(StoreError::Corrupt)?,
                     loose_hash: loose.parse().map_err(StoreError::Corrupt)?,
+                    metadata,
                 })
             })
             .transpose()?;

@@ -11,14 +11,17 @@
 //! One set of operations (`api`: [`Store`] and [`Batch`]), two implementations. SQLite's SQL is
 //! in one submodule per concern: `watches` (the watch list and due targets), `feeds` (feeds and
 //! their polls), `versions` (reading versions, events and checks), `batch` (recording check
-//! outcomes), `blobs` (chunk packing, compression, bodies), `ledger` and `outbox`. PostgreSQL's
-//! is in `pg`; page-body chunks may live in S3-compatible storage (`s3`).
+//! outcomes), `deferred` (a check not made: only the due time moves), `blobs` (chunk packing,
+//! compression, bodies), `listing` (the watch list by pages), `ledger` and `outbox`.
+//! PostgreSQL's is in `pg`; page-body chunks may live in S3-compatible storage (`s3`).
 
 mod api;
 mod batch;
 mod blobs;
+mod deferred;
 mod feeds;
 mod ledger;
+mod listing;
 mod outbox;
 mod pg;
 mod s3;
@@ -31,6 +34,7 @@ pub use blobs::{ChunkIndex, PackedBody, compress_text};
 pub(crate) use blobs::{decompress_text, insert_blob};
 pub use feeds::FeedRow;
 pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
+pub use listing::WatchPage;
 pub use outbox::{AlertCount, DueAlert, OutboxRow};
 pub use pg::DEFAULT_LEASE;
 pub use s3::BlobsConfig;

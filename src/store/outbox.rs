@@ -68,8 +68,8 @@ pub(super) fn enqueue(
 }
 
 /// Whether `sink` was already alerted (or is queued) about a change between the same two texts
-/// of this watch, in the same direction: an article that flip-flops between two versions gets
-/// one alert per real change, not one per check.
+/// (with the same byline and published date) of this watch, in the same direction: an article
+/// that flip-flops between two versions gets one alert per real change, not one per check.
 fn already_alerted(
     tx: &Transaction<'_>,
     sink: &str,
@@ -85,8 +85,12 @@ fn already_alerted(
             JOIN versions vf ON vf.watch_id = e.watch_id AND vf.seq = e.from_seq
             JOIN versions vt ON vt.watch_id = e.watch_id AND vt.seq = e.version_seq
             WHERE o.sink = ?1 AND e.watch_id = ?2 AND e.id != ?3 AND o.status != 'suppressed'
-              AND vf.content_hash = (SELECT content_hash FROM versions WHERE watch_id = ?2 AND seq = ?4)
-              AND vt.content_hash = (SELECT content_hash FROM versions WHERE watch_id = ?2 AND seq = ?5))",
+              AND EXISTS (SELECT 1 FROM versions f WHERE f.watch_id = ?2 AND f.seq = ?4
+                  AND f.content_hash = vf.content_hash AND f.byline IS vf.byline
+                  AND f.published IS vf.published)
+              AND EXISTS (SELECT 1 FROM versions t WHERE t.watch_id = ?2 AND t.seq = ?5
+                  AND t.content_hash = vt.content_hash AND t.byline IS vt.byline
+                  AND t.published IS vt.published))",
         params![sink, watch, event_id, from_seq, to_seq],
         |r| r.get(0),
     )?)

@@ -212,6 +212,14 @@ fn the_demo_runs_offline_and_shows_every_event() {
         human.contains("deleted") && human.contains("+About 25,000"),
         "{human}"
     );
+    // Curly quotes open and close: once both were right-hand quotes.
+    assert!(
+        human.contains(
+            "+\u{201c}The cables need attention,\u{201d} said council engineer Maria Lopes. \
+             \u{201c}Safety comes first.\u{201d}"
+        ),
+        "{human}"
+    );
 }
 
 #[test]

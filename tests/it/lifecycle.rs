@@ -108,7 +108,6 @@ fn transient_failures_are_errors_never_deletions_or_edits() {
             "http 503",
             Route::status(503, "<h1>Service Unavailable</h1>"),
         ),
-        ("http 429", Route::status(429, "slow down")),
         ("timeout", Route::Stall(Duration::from_secs(3))),
         ("reset", Route::Reset),
         (
@@ -136,6 +135,14 @@ fn transient_failures_are_errors_never_deletions_or_edits() {
         let next = stet.check_one(&url);
         assert_eq!(kind(&next), "unchanged", "after {what}: {next}");
     }
+    // A 429 is not an observation of the article: the check is deferred, never an error.
+    site.set(path, Route::status(429, "slow down"));
+    let r = stet.check_one(&url);
+    assert_eq!(kind(&r), "deferred", "{r}");
+    assert_eq!(r["http_status"], 429, "{r}");
+    assert!(r["retry_at"].is_string(), "{r}");
+    live(&site, path);
+    assert_eq!(kind(&stet.check_one(&url)), "unchanged");
     let history: serde_json::Value =
         serde_json::from_str(&stet.ok(&["history", &url, "--json"])).unwrap();
     assert_eq!(history["versions"].as_array().unwrap().len(), 1);

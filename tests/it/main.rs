@@ -5,6 +5,9 @@ mod cli;
 mod detection;
 mod ledger;
 mod lifecycle;
+mod metadata;
+mod pipes;
+mod politeness;
 mod robustness;
 mod service;
 mod site;
@@ -37,7 +40,7 @@ impl Stet {
         let politeness = if extra.contains("[politeness]") {
             ""
         } else {
-            "[politeness]\nmin_delay = \"0s\"\n"
+            "[politeness]\nmin_delay = \"0s\"\nslow_delay = \"50ms\"\n"
         };
         let config = format!(
             "[storage]\npath = \"{}\"\n\n[fetch]\n{defaults}{fetch}\n\n{politeness}\n{extra}\n",

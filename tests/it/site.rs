@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 /// How the site answers one path.
 #[derive(Clone, Debug)]
@@ -33,6 +33,12 @@ pub enum Route {
     Redirect { status: u16, location: String },
     /// Waits, then answers 200 with this HTML.
     Slow { delay: Duration, body: Arc<Vec<u8>> },
+    /// Any status with extra response headers (such as Retry-After).
+    WithHeaders {
+        status: u16,
+        body: Arc<Vec<u8>>,
+        headers: Vec<(String, String)>,
+    },
 }
 
 impl Route {
@@ -64,9 +70,28 @@ impl Route {
     }
 }
 
+/// One request as the site saw it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub path: String,
+    /// The status answered.
+    pub status: u16,
+    /// When its headers had arrived, and when the site was done working on it (its response
+    /// started).
+    pub arrived: Instant,
+    pub done: Instant,
+    /// `arrived` on the wall clock, to compare with times stet prints.
+    pub arrived_wall: SystemTime,
+}
+
 #[derive(Default)]
 struct State {
     routes: HashMap<String, Route>,
+    /// The next this-many requests, whatever their path, get 429 with this Retry-After.
+    throttle: usize,
+    throttle_retry_after: Option<u64>,
+    /// Every request since the site started (or since `clear_log`).
+    log: Vec<Request>,
     /// Requests per path.
     hits: HashMap<String, usize>,
     /// Request headers of the last request per path, lower-cased names.
@@ -135,6 +160,37 @@ impl Site {
     pub fn peak_connections(&self) -> usize {
         self.peak.load(Ordering::SeqCst)
     }
+
+    /// Answers the next `n` requests, whatever their path, with 429 Too Many Requests (with
+    /// `Retry-After: secs` when given), as a site's rate limiter does.
+    pub fn throttle_next(&self, n: usize, retry_after: Option<u64>) {
+        let mut st = self.state.lock().unwrap();
+        st.throttle = n;
+        st.throttle_retry_after = retry_after;
+    }
+
+    /// Every request since the start or the last `clear_log`, in the order they arrived.
+    pub fn log(&self) -> Vec<Request> {
+        let mut log = self.state.lock().unwrap().log.clone();
+        log.sort_by_key(|r| r.arrived);
+        log
+    }
+
+    pub fn clear_log(&self) {
+        self.state.lock().unwrap().log.clear();
+    }
+}
+
+/// The most requests among `log` the site was working on at the same time.
+pub fn most_at_once(log: &[Request]) -> usize {
+    log.iter()
+        .map(|r| {
+            log.iter()
+                .filter(|o| o.arrived <= r.arrived && o.done > r.arrived)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Serves one request. `open` counts requests being worked on (from the end of the request
@@ -165,11 +221,26 @@ fn serve(
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
+    let arrived = Instant::now();
+    let arrived_wall = SystemTime::now();
     let route = {
         let mut st = state.lock().unwrap();
         *st.hits.entry(path.clone()).or_default() += 1;
         st.last_headers.insert(path.clone(), headers.clone());
-        st.routes.get(&path).cloned()
+        if st.throttle > 0 {
+            st.throttle -= 1;
+            let headers = st
+                .throttle_retry_after
+                .map(|s| vec![("Retry-After".to_string(), s.to_string())])
+                .unwrap_or_default();
+            Some(Route::WithHeaders {
+                status: 429,
+                body: Arc::new(b"<h1>Too many requests</h1>".to_vec()),
+                headers,
+            })
+        } else {
+            st.routes.get(&path).cloned()
+        }
     };
     let mut stream = stream;
     let now = open.fetch_add(1, Ordering::SeqCst) + 1;
@@ -178,6 +249,19 @@ fn serve(
         std::thread::sleep(*delay);
     }
     open.fetch_sub(1, Ordering::SeqCst);
+    let status = match &route {
+        None => 404,
+        Some(Route::Page { status, .. } | Route::WithHeaders { status, .. }) => *status,
+        Some(Route::Redirect { status, .. }) => *status,
+        Some(_) => 200,
+    };
+    state.lock().unwrap().log.push(Request {
+        path: path.clone(),
+        status,
+        arrived,
+        done: Instant::now(),
+        arrived_wall,
+    });
     match route {
         None => write_response(&mut stream, 404, "text/html", b"<h1>Not found</h1>", &[]),
         Some(Route::Page {
@@ -202,6 +286,23 @@ fn serve(
             b"",
             &[("Location", &location)],
         ),
+        Some(Route::WithHeaders {
+            status,
+            body,
+            headers,
+        }) => {
+            let extra: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            write_response(
+                &mut stream,
+                status,
+                "text/html; charset=utf-8",
+                &body,
+                &extra,
+            )
+        }
         Some(Route::Slow { body, .. }) => {
             write_response(&mut stream, 200, "text/html; charset=utf-8", &body, &[])
         }
@@ -253,6 +354,7 @@ fn write_response(
         304 => "Not Modified",
         404 => "Not Found",
         410 => "Gone",
+        429 => "Too Many Requests",
         503 => "Service Unavailable",
         _ => "Status",
     };

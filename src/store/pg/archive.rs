@@ -9,7 +9,7 @@ use crate::fetch::Validators;
 use crate::ledger::EntryKind;
 use crate::model::{VersionSeq, WatchId};
 use crate::store::{
-    CheckRow, CheckTarget, EventRow, FeedRow, Result, StoreError, Version, VersionMeta,
+    CheckRow, CheckTarget, EventRow, FeedRow, Result, StoreError, Version, VersionMeta, WatchPage,
     WatchSummary, decompress_text,
 };
 
@@ -33,6 +33,20 @@ fn target(r: &postgres::Row) -> Result<CheckTarget> {
         schedule: r.try_get(6)?,
         robots: r.try_get(7)?,
         born: r.try_get(8)?,
+    })
+}
+
+fn summary(r: &postgres::Row) -> Result<WatchSummary> {
+    Ok(WatchSummary {
+        id: WatchId(r.try_get(0)?),
+        url: r.try_get(1)?,
+        origin: r.try_get(2)?,
+        status: parse(r.try_get(3)?)?,
+        added_at: r.try_get(4)?,
+        removed_at: r.try_get(5)?,
+        last_checked_at: r.try_get(6)?,
+        versions: r.try_get(7)?,
+        title: r.try_get(8)?,
     })
 }
 
@@ -135,6 +149,38 @@ impl Pg {
         })
     }
 
+    pub(in crate::store) fn watch_page(&self, page: WatchPage) -> Result<Vec<WatchSummary>> {
+        let after = page.after.map_or(0, |id| id.0);
+        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
+        self.with(|c| {
+            c.query(
+                "SELECT w.id, w.url, w.origin, w.status, w.added_at, w.removed_at,
+                        w.last_checked_at,
+                        (SELECT count(*) FROM versions v WHERE v.watch_id = w.id),
+                        (SELECT title FROM versions v WHERE v.watch_id = w.id
+                          ORDER BY seq DESC LIMIT 1)
+                 FROM watches w
+                 WHERE w.id > $1 AND ($2 OR w.removed_at IS NULL)
+                 ORDER BY w.id LIMIT $3",
+                &[&after, &page.include_removed, &limit],
+            )?
+            .iter()
+            .map(summary)
+            .collect()
+        })
+    }
+
+    pub(in crate::store) fn has_watches_or_feeds(&self) -> Result<bool> {
+        self.with(|c| {
+            Ok(c.query_one(
+                "SELECT EXISTS (SELECT 1 FROM watches WHERE removed_at IS NULL)
+                     OR EXISTS (SELECT 1 FROM feeds WHERE removed_at IS NULL)",
+                &[],
+            )?
+            .try_get(0)?)
+        })
+    }
+
     pub(in crate::store) fn watches(&self, include_removed: bool) -> Result<Vec<WatchSummary>> {
         self.with(|c| {
             c.query(
@@ -149,19 +195,7 @@ impl Pg {
                 &[&include_removed],
             )?
             .iter()
-            .map(|r| {
-                Ok(WatchSummary {
-                    id: WatchId(r.try_get(0)?),
-                    url: r.try_get(1)?,
-                    origin: r.try_get(2)?,
-                    status: parse(r.try_get(3)?)?,
-                    added_at: r.try_get(4)?,
-                    removed_at: r.try_get(5)?,
-                    last_checked_at: r.try_get(6)?,
-                    versions: r.try_get(7)?,
-                    title: r.try_get(8)?,
-                })
-            })
+            .map(summary)
             .collect()
         })
     }

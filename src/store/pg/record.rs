@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use postgres::GenericClient;
 
 use super::{Pg, WRITE_LOCK, append, append_watch, blocking, parse, worker_id};
-use crate::classify::{Latest, WatchState};
+use crate::classify::{Latest, Metadata, WatchState};
 use crate::ledger::{EntryBody, EntryKind};
 use crate::model::{BodyHash, CheckKind, ContentHash, Significance, VersionSeq, WatchId};
 use crate::notify::AlertRoute;
@@ -175,8 +175,8 @@ impl PgBatch<'_> {
             let error_streak: i64 = r.try_get(2)?;
             let latest = tx
                 .query_opt(
-                    "SELECT seq, content_hash, loose_hash FROM versions
-                     WHERE watch_id = $1 ORDER BY seq DESC LIMIT 1",
+                    "SELECT seq, content_hash, loose_hash, byline, published, modified
+                     FROM versions WHERE watch_id = $1 ORDER BY seq DESC LIMIT 1",
                     &[&watch.0],
                 )?
                 .map(|r| -> Result<Latest> {
@@ -184,6 +184,11 @@ impl PgBatch<'_> {
                         seq: VersionSeq(r.try_get(0)?),
                         content_hash: parse(r.try_get(1)?)?,
                         loose_hash: parse(r.try_get(2)?)?,
+                        metadata: Metadata {
+                            byline: r.try_get(3)?,
+                            published: r.try_get(4)?,
+                            modified: r.try_get(5)?,
+                        },
                     })
                 })
                 .transpose()?;
@@ -383,6 +388,29 @@ impl PgBatch<'_> {
                 version: version_seq.map(VersionSeq),
                 content_hash: current.map(|(_, h)| h),
             })
+        })
+    }
+
+    /// Moves the watch's next check to `next_check_at` and ends this worker's lease on it;
+    /// returns its current version.
+    pub(in crate::store) fn defer(
+        &mut self,
+        watch: WatchId,
+        next_check_at: &str,
+    ) -> Result<Option<VersionSeq>> {
+        self.with(|tx| {
+            tx.execute(
+                "UPDATE watches SET next_check_at = $2, lease_owner = NULL, lease_until = NULL
+                 WHERE id = $1",
+                &[&watch.0, &next_check_at],
+            )?;
+            Ok(tx
+                .query_one(
+                    "SELECT max(seq) FROM versions WHERE watch_id = $1",
+                    &[&watch.0],
+                )?
+                .try_get::<_, Option<i64>>(0)?
+                .map(VersionSeq))
         })
     }
 
