@@ -723,7 +723,7 @@ mod tests {
             robots: None,
             born: None,
         };
-        let path = PathBuf::from("unused.db");
+        let path = Location::from(std::path::PathBuf::from("unused.db"));
         let probe = checker.probe(target, &path);
         let size = std::mem::size_of_val(&probe);
         eprintln!("a waiting check: {size} bytes");
