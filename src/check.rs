@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use crate::budget;
 use crate::classify::{self, GoneReason, Observation, Policy};
 use crate::config::Config;
 use crate::extract;
@@ -92,6 +93,8 @@ struct Probe {
     deferred: Option<DateTime<Utc>>,
     schedule: Option<String>,
     born: Option<String>,
+    /// The raw body of a page that was fetched but not parsed (`too_complex`), kept as served.
+    unparsed: Option<(BodyHash, Vec<u8>)>,
 }
 
 impl Probe {
@@ -298,6 +301,7 @@ impl Checker {
             deferred: None,
             schedule: target.schedule.clone(),
             born: target.born.clone(),
+            unparsed: None,
         };
         let Ok(url) = Url::parse(&target.url) else {
             probe.observation = Observation::Failed("invalid URL".into());
@@ -427,9 +431,11 @@ async fn fetch_and_read(
     }
     let content_type = response.content_type.clone();
     let final_url = response.final_url.clone();
-    let _slot = extract_slots.acquire().await;
+    let slot = extract_slots.acquire().await;
     let db_path = db_path.to_owned();
-    let analysed = tokio::task::spawn_blocking(move || {
+    // Kept in case the extraction runs out of time: the body is archived all the same.
+    let served = body.clone();
+    let analysing = tokio::task::spawn_blocking(move || {
         analyse(
             body,
             body_hash,
@@ -437,9 +443,33 @@ async fn fetch_and_read(
             final_url,
             &db_path,
         )
-    })
-    .await;
+    });
+    // The shape budget refuses the pages known to be costly before they are parsed; the time
+    // limit is the backstop for any shape it does not foresee. A page over it is left to finish
+    // on its thread (threads cannot be stopped) while the pass goes on without it.
+    let analysed = match tokio::time::timeout(budget::TIME_LIMIT, analysing).await {
+        Ok(result) => result,
+        Err(_) => {
+            drop(slot);
+            probe.validators = None;
+            tracing::warn!(url = %target.url, limit_secs = budget::TIME_LIMIT.as_secs(), "extraction over its time limit");
+            probe.observation = Observation::Failed(format!(
+                "too_complex: extraction took longer than {}s",
+                budget::TIME_LIMIT.as_secs()
+            ));
+            probe.unparsed = Some((body_hash, served));
+            return;
+        }
+    };
+    drop(slot);
+    drop(served);
     match analysed {
+        Ok(Analysis::TooComplex { reason, body }) => {
+            probe.validators = None;
+            tracing::warn!(url = %target.url, reason = %reason, "page over the extraction budget");
+            probe.observation = Observation::Failed(format!("too_complex: {reason}"));
+            probe.unparsed = Some((body_hash, body));
+        }
         Ok(Analysis::Article(capture)) => {
             probe.observation = Observation::Article {
                 content_hash: capture.content_hash,
@@ -471,6 +501,11 @@ async fn fetch_and_read(
 
 enum Analysis {
     Article(Box<Capture>),
+    /// Over the extraction budget: not parsed; the body is kept as served.
+    TooComplex {
+        reason: budget::TooComplex,
+        body: Vec<u8>,
+    },
     NotFound,
     Empty,
 }
@@ -486,7 +521,10 @@ fn analyse(
     db_path: &Location,
 ) -> Analysis {
     let html = extract::decode(&body, content_type);
-    let article = extract::extract(&html, &final_url);
+    let article = match budget::extract_within(&html, &final_url, &budget::Budget::default()) {
+        Ok(article) => article,
+        Err(reason) => return Analysis::TooComplex { reason, body },
+    };
     if article.looks_not_found {
         return Analysis::NotFound;
     }
@@ -622,6 +660,10 @@ fn spawn_writer(
                     next_check_at: next_at.as_deref(),
                     retire: next == Next::Retire,
                 })?;
+                if let Some((hash, raw)) = &probe.unparsed {
+                    let reason = decision.detail.as_deref().unwrap_or("too_complex");
+                    tx.keep_unparsed(probe.watch_id, &probe.at, hash, raw, reason)?;
+                }
                 if next == Next::Retire {
                     tracing::info!(url = %probe.url, "watch ended: the article is older than watch_for");
                 }

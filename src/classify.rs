@@ -209,7 +209,7 @@ const NOT_NAMES: &[&str] = &[
 ];
 
 /// The names in a byline: its words of letters, case-folded, without digits, punctuation and
-/// the words of [`NOT_NAMES`]. "By Lucas Nolan22 Dec 2016651" and "by Lucas Nolan 22 Dec 2016
+/// the words of `NOT_NAMES`. "By Lucas Nolan22 Dec 2016651" and "by Lucas Nolan 22 Dec 2016
 /// 651" are both "lucas nolan".
 pub fn byline_key(byline: &str) -> String {
     byline

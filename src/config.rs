@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::secret::{self, Secret};
+
 /// The commented example configuration shipped in `config/stet.toml`.
 pub const EXAMPLE: &str = include_str!("../config/stet.toml");
 
@@ -27,6 +29,8 @@ pub struct Config {
     pub politeness: PolitenessConfig,
     #[serde(default)]
     pub feeds: FeedsConfig,
+    #[serde(default)]
+    pub ledger: LedgerConfig,
     /// Article URLs to watch, besides those added with `stet watch add`.
     #[serde(default, rename = "watch")]
     pub watches: Vec<WatchEntry>,
@@ -36,6 +40,65 @@ pub struct Config {
     /// Where alerts about edits, deletions and restorations go (see [`crate::notify`]).
     #[serde(default, rename = "alert")]
     pub alerts: Vec<AlertEntry>,
+    /// The web interface and HTTP API (`stet serve`, or beside `stet run` when `listen` is set).
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// What a careful operator should know about the file (a readable secret); logged at load
+    /// and shown by `stet config check`.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Serve the web interface beside `stet run` on this address (`stet serve` listens on
+    /// 127.0.0.1:8480 unless told otherwise).
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// Anyone who can reach the address may read without a token. Reads are open without it
+    /// only on a loopback address.
+    #[serde(default)]
+    pub public: bool,
+    /// SHA-256 (hex) of the bearer tokens that may write (add or remove watches), and read
+    /// when reads are not open. `stet server token` prints a new token and its hash.
+    #[serde(default)]
+    pub token_sha256: Vec<String>,
+    /// The address people reach the server by (`https://archive.example.org`), for absolute
+    /// links in feeds and Memento headers; by default taken from the request's Host header.
+    #[serde(default)]
+    pub base_url: Option<String>,
+}
+
+/// Signed checkpoints of the ledger and where they are sent (see `docs/LEDGER.md`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// The Ed25519 signing key that `stet ledger keygen` writes (mode 0600); its name is the
+    /// checkpoints' origin line. Default: `ledger.key` beside the database.
+    pub key: Option<PathBuf>,
+    /// An RFC 3161 timestamp authority: every published checkpoint gets a token from it.
+    pub tsa_url: Option<String>,
+    /// C2SP tlog-witness submission prefixes: each new checkpoint is sent to
+    /// `<prefix>/add-checkpoint` with its consistency proof.
+    #[serde(default)]
+    pub witnesses: Vec<String>,
+    /// When the daemon publishes a checkpoint (when the ledger grew): a crontab line,
+    /// @hourly, @daily or "every 6h". Unset: only `stet ledger publish` does.
+    pub publish: Option<String>,
+}
+
+impl LedgerConfig {
+    /// Where the signing key is: `key`, or `ledger.key` beside the database `db`.
+    /// The signing key: `key` when set, else `ledger.key` beside a SQLite archive, or for a
+    /// PostgreSQL one in the state directory (`$STATE_DIRECTORY`, else the working directory).
+    pub fn key_path(&self, db: &crate::store::Location) -> PathBuf {
+        self.key.clone().unwrap_or_else(|| {
+            db.sqlite_path()
+                .map_or_else(default_db_path, Path::to_path_buf)
+                .with_file_name("ledger.key")
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -550,9 +613,23 @@ pub struct AlertEntry {
     /// HTTP sinks: where to post.
     #[serde(default)]
     pub url: Option<String>,
+    /// HTTP sinks: read the URL from this file (or systemd credential) instead, when the URL
+    /// itself is the secret (Slack, Discord and ntfy put the token in the path).
+    #[serde(default)]
+    pub url_file: Option<PathBuf>,
+    /// HTTP sinks: read the URL from this environment variable instead.
+    #[serde(default)]
+    pub url_env: Option<String>,
     /// Webhook: signs each body with HMAC-SHA256 in the X-Stet-Signature header.
     #[serde(default)]
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
+    /// Webhook: read `secret` from this file (a relative name is looked up in systemd's
+    /// `$CREDENTIALS_DIRECTORY` first, then beside the config file).
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// Webhook: read `secret` from this environment variable.
+    #[serde(default)]
+    pub secret_env: Option<String>,
     /// Email: the SMTP server.
     #[serde(default)]
     pub smtp_host: Option<String>,
@@ -564,7 +641,13 @@ pub struct AlertEntry {
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
+    /// Email: read `password` from this file (looked up like `secret_file`).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Email: read `password` from this environment variable.
+    #[serde(default)]
+    pub password_env: Option<String>,
     #[serde(default)]
     pub from: Option<String>,
     #[serde(default)]
@@ -638,7 +721,23 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text, path)
+        let mut config = Self::parse(&text, path)?;
+        let inline_secret = config.alerts.iter().any(|a| {
+            a.password.is_some() && a.password_file.is_none() && a.password_env.is_none()
+                || a.secret.is_some() && a.secret_file.is_none() && a.secret_env.is_none()
+        });
+        // A secret written in the file is only as safe as the file.
+        if inline_secret && let Some(mode) = secret::readable_by_others(path) {
+            config.warnings.push(format!(
+                "{} holds a password or secret and can be read by other users (mode {mode:o}): \
+                 chmod 600 it, or move the secret to password_file/secret_file or the environment",
+                path.display()
+            ));
+        }
+        for warning in &config.warnings {
+            tracing::warn!(file = %path.display(), "{warning}");
+        }
+        Ok(config)
     }
 
     /// Parses config text; `path` is only used in error messages.
@@ -653,8 +752,78 @@ impl Config {
                 message: with_source_line(err.message().trim(), text, line),
             }
         })?;
+        let mut config = config;
+        config.resolve_secrets(text, path)?;
         config.validate(text, path)?;
         Ok(config)
+    }
+
+    /// Reads each secret given by `*_file` or `*_env` into its field. At most one source per
+    /// secret. Errors name the file or variable, never a value.
+    fn resolve_secrets(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let config_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        for (index, alert) in self.alerts.iter_mut().enumerate() {
+            let anchor = nth_alert_offset(text, index).unwrap_or(0);
+            let err = |message: String| {
+                let (line, column) = line_and_column(text, anchor);
+                ConfigError::Invalid {
+                    path: path.to_owned(),
+                    line,
+                    column,
+                    message: format!("alert {:?}: {message}", alert.name),
+                }
+            };
+            let resolve = |key: &str,
+                           inline: bool,
+                           file: &Option<PathBuf>,
+                           env: &Option<String>|
+             -> Result<Option<Secret>, String> {
+                let sources =
+                    usize::from(inline) + usize::from(file.is_some()) + usize::from(env.is_some());
+                if sources > 1 {
+                    return Err(format!("give {key}, {key}_file or {key}_env, not several"));
+                }
+                if let Some(file) = file {
+                    let p = secret::file_path(file, &config_dir, credentials.as_deref());
+                    return secret::from_file(&p).map(Some).map_err(|e| e.to_string());
+                }
+                if let Some(name) = env {
+                    return secret::from_env(name).map(Some).map_err(|e| e.to_string());
+                }
+                Ok(None)
+            };
+            if let Some(v) = resolve(
+                "password",
+                alert.password.is_some(),
+                &alert.password_file,
+                &alert.password_env,
+            )
+            .map_err(err)?
+            {
+                alert.password = Some(v);
+            }
+            if let Some(v) = resolve(
+                "secret",
+                alert.secret.is_some(),
+                &alert.secret_file,
+                &alert.secret_env,
+            )
+            .map_err(err)?
+            {
+                alert.secret = Some(v);
+            }
+            if let Some(v) =
+                resolve("url", alert.url.is_some(), &alert.url_file, &alert.url_env).map_err(err)?
+            {
+                alert.url = Some(v.expose().trim().to_string());
+            }
+        }
+        Ok(())
     }
 
     fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
@@ -688,6 +857,16 @@ impl Config {
                 return Err(invalid(s, e.to_string()));
             }
         }
+        if let Some(s) = &self.ledger.publish
+            && let Err(e) = s.parse::<crate::scheduler::Cadence>()
+        {
+            return Err(invalid(s, e.to_string()));
+        }
+        for u in self.ledger.witnesses.iter().chain(&self.ledger.tsa_url) {
+            if let Err(e) = url::Url::parse(u) {
+                return Err(invalid(u, format!("bad URL {u:?}: {e}")));
+            }
+        }
         for s in [&self.schedule.default, &self.feeds.schedule] {
             if let Err(e) = s.parse::<crate::scheduler::Cadence>() {
                 return Err(invalid(s, e.to_string()));
@@ -715,6 +894,22 @@ impl Config {
             return Err(invalid(
                 "gone_after",
                 "gone_after must be at least 1".into(),
+            ));
+        }
+        for hash in &self.server.token_sha256 {
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid(
+                    hash,
+                    "token_sha256 entries must be 64 hex digits (see `stet server token`)".into(),
+                ));
+            }
+        }
+        if let Some(listen) = &self.server.listen
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(invalid(
+                listen,
+                format!("server listen {listen:?} is not an address like 127.0.0.1:8480"),
             ));
         }
         self.validate_alerts(text, path)?;

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::check::Checker;
+use crate::clock::{JumpDetector, Reading};
 use crate::config::Config;
 use crate::feeds;
 use crate::model::now_rfc3339;
@@ -61,7 +62,18 @@ pub struct ConfigSource {
     pub db_override: Option<PathBuf>,
 }
 
+/// The config the Debian package installs, read when no `--config` (or `STET_CONFIG`) is given.
+pub const SYSTEM_CONFIG: &str = "/etc/stet/stet.toml";
+
 impl ConfigSource {
+    /// The file named (`--config`), else `system` if it exists, else none (built-in defaults).
+    pub fn resolve(named: Option<PathBuf>, system: &Path, db_override: Option<PathBuf>) -> Self {
+        Self {
+            path: named.or_else(|| system.is_file().then(|| system.to_path_buf())),
+            db_override,
+        }
+    }
+
     pub fn load(&self) -> anyhow::Result<Config> {
         let mut config = match &self.path {
             Some(p) => Config::load(p)?,
@@ -90,18 +102,61 @@ pub async fn run(
     systemd_notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(db = %db_path.display(), "stet daemon started");
     let notifier = crate::notify::spawn(config.clone(), db_path.clone(), shutdown.clone());
+    // Signed checkpoints on the `[ledger] publish` schedule (read at start, not on reload).
+    let publisher =
+        crate::publish::spawn_schedule(config.clone(), db_path.clone(), shutdown.clone());
+    let web = spawn_server(&config, &db_path, shutdown.clone()).await?;
     // One read connection for the loop's questions (what is due, and when next); passes and
     // feed polls write through their own.
-    let reader = Store::open(&db_path)?;
+    let mut reader = Store::open(&db_path)?;
+    // A SQLite archive is the file that was opened; PostgreSQL has no file to watch.
+    let identity = db_path
+        .sqlite_path()
+        .map(|p| FileIdentity::of(p).map(|id| (p.to_path_buf(), id)))
+        .transpose()?;
+    let mut clock = JumpDetector::new(Duration::from_secs(60));
+    let mut fatal = None;
     // Said once when the archive has nothing to check, again only after it had something.
     let mut told_empty = false;
 
     while !shutdown.is_cancelled() {
+        // The archive is the file that was opened: if it was removed or replaced, writing on
+        // would go to a file nobody can read (or create a new, empty archive). Stop instead.
+        let changed = identity
+            .as_ref()
+            .and_then(|(path, id)| id.still(path).err().map(|e| (path, e)));
+        if let Some((path, e)) = changed {
+            let e = rescue(&reader, path, e);
+            tracing::error!(db = %db_path.display(), error = %format!("{e:#}"), "stopping: the database file changed under the daemon");
+            fatal = Some(e);
+            shutdown.cancel(); // the notifier stops too
+            break;
+        }
+        if let Some(jump) = Reading::now().and_then(|r| clock.observe(r)) {
+            let secs = (jump.num_milliseconds() as f64 / 1000.0).round() as i64;
+            match reader.shift_due_times(secs) {
+                Ok(moved) => tracing::warn!(
+                    jump_secs = secs,
+                    moved,
+                    "the system clock jumped; due times moved with it"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "the system clock jumped; cannot move due times")
+                }
+            }
+        }
         if let Err(e) = poll_due_feeds(&checker, &config, &db_path, &reader, &shutdown).await {
             tracing::error!(error = %format!("{e:#}"), "feed polling failed");
         }
         let batch = (config.fetch.concurrency * 16).max(64);
-        let due = reader.due_targets(&now_rfc3339(), batch)?;
+        let due = match reader.due_targets(&now_rfc3339(), batch) {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the due watches; retrying shortly");
+                idle(&shutdown, &reload, Duration::from_secs(10)).await;
+                continue;
+            }
+        };
         if !due.is_empty() {
             let count = due.len();
             let started = std::time::Instant::now();
@@ -158,8 +213,90 @@ pub async fn run(
     systemd_notify(&[sd_notify::NotifyState::Stopping]);
     watchdog.abort();
     notifier.stopped().await;
+    if let Some(p) = publisher {
+        let _ = p.await;
+    }
+    if let Some(web) = web {
+        let _ = web.await;
+    }
+    if let Some(e) = fatal {
+        return Err(e);
+    }
     tracing::info!("stet daemon stopped");
     Ok(())
+}
+
+/// Serves the web interface beside the daemon when `[server] listen` is set. A refused address
+/// stops the start, as `stet serve` would.
+async fn spawn_server(
+    config: &Config,
+    db_path: &Location,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    if config.server.listen.is_none() {
+        return Ok(None);
+    }
+    let options = crate::server::ServeOptions::from_config(config, None)?;
+    let bound = crate::server::bind(db_path.clone(), options).await?;
+    Ok(Some(tokio::spawn(async move {
+        if let Err(e) = bound.serve(shutdown).await {
+            tracing::error!(error = %e, "the web interface stopped");
+        }
+    })))
+}
+
+/// Saves what the open connection still sees of a removed or replaced archive next to it, and
+/// says where in the error.
+fn rescue(reader: &Store, db_path: &Path, error: anyhow::Error) -> anyhow::Error {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let mut name = db_path.as_os_str().to_owned();
+    name.push(format!(".rescued-{stamp}"));
+    let to = PathBuf::from(name);
+    match reader.copy_to(&to) {
+        Ok(()) => error.context(format!(
+            "stopped; everything committed was saved to {}: move it back to {} and start stet again",
+            to.display(),
+            db_path.display()
+        )),
+        Err(e) => error.context(format!(
+            "stopped; the archive could not be saved to {}: {e}",
+            to.display()
+        )),
+    }
+}
+
+/// Which file a path names: device and inode, to notice a database removed or replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> anyhow::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("cannot stat the database {}", path.display()))?;
+        Ok(Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+
+    /// Ok when `path` still names this file.
+    fn still(&self, path: &Path) -> anyhow::Result<()> {
+        match Self::of(path) {
+            Ok(now) if now == *self => Ok(()),
+            Ok(_) => Err(anyhow::anyhow!(
+                "the database {} was replaced by another file while stet was running",
+                path.display()
+            )),
+            Err(_) => Err(anyhow::anyhow!(
+                "the database {} was removed while stet was running",
+                path.display()
+            )),
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -181,7 +318,12 @@ async fn idle(shutdown: &CancellationToken, reload: &Notify, wait: Duration) -> 
 /// happen, and the commands that add something (naming the same config and database).
 pub fn nothing_to_check(source: &ConfigSource) -> String {
     let mut stet = String::from("stet");
-    if let Some(path) = &source.path {
+    // The system config is read without being named.
+    if let Some(path) = source
+        .path
+        .as_ref()
+        .filter(|p| p.as_path() != Path::new(SYSTEM_CONFIG))
+    {
         stet.push_str(&format!(" --config {}", path.display()));
     }
     if let Some(db) = &source.db_override {
@@ -280,4 +422,33 @@ fn spawn_watchdog(shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::ConfigSource;
+
+    #[test]
+    fn the_system_config_is_read_when_none_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = dir.path().join("stet.toml");
+        let named = PathBuf::from("mine.toml");
+        assert_eq!(ConfigSource::resolve(None, &system, None).path, None);
+        std::fs::write(&system, "").unwrap();
+        assert_eq!(
+            ConfigSource::resolve(None, &system, None).path,
+            Some(system.clone())
+        );
+        assert_eq!(
+            ConfigSource::resolve(Some(named.clone()), &system, None).path,
+            Some(named),
+            "--config wins"
+        );
+        assert_eq!(
+            ConfigSource::resolve(None, Path::new("/nonexistent/stet.toml"), None).path,
+            None
+        );
+    }
 }

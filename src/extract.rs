@@ -318,10 +318,12 @@ fn remove_furniture(doc: &Document) {
             if !ancestor.is_element() || ancestor.node_name().as_deref() == Some("body") {
                 break;
             }
-            let t = ancestor.text();
-            if t.len() > 120 {
+            // Measured before the text is built: the text of a large ancestor, built for each
+            // of thousands of short nodes, made pages of many short counters quadratic.
+            if text_longer_than(&ancestor, 120) {
                 break;
             }
+            let t = ancestor.text();
             if is_furniture_text(&t) {
                 target = Some(ancestor);
             }
@@ -331,6 +333,20 @@ fn remove_furniture(doc: &Document) {
         }
     }
     remove_all(doomed);
+}
+
+/// Whether the text under `node` is longer than `limit` bytes, reading no more of it than that.
+fn text_longer_than(node: &NodeRef, limit: usize) -> bool {
+    let mut len = 0;
+    for d in node.descendants_it() {
+        if d.is_text() {
+            len += d.text().len();
+            if len > limit {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 fn remove_all(nodes: Vec<NodeRef>) {

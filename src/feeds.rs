@@ -130,10 +130,15 @@ fn parse_sitemap(body: &[u8]) -> Result<Listing, FeedError> {
 }
 
 /// The URL to watch for a link found in a feed: absolute http(s), no fragment, no tracking
-/// parameters (utm_* and the like). `None` for anything else.
+/// parameters (utm_* and the like), no user name or password (it would be stored and shown).
+/// `None` for anything else.
 pub fn canonical_article_url(link: &str, base: &Url) -> Option<Url> {
     let mut url = base.join(link.trim()).ok()?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
         return None;
     }
     url.set_fragment(None);

@@ -25,10 +25,17 @@ pub enum UrlError {
 /// reaches the server, so two URLs differing only by it are the same article.
 pub fn parse_watch_url(input: &str) -> Result<Url, UrlError> {
     let invalid = |reason: String| UrlError::Invalid {
-        url: input.to_string(),
+        url: crate::secret::redact_url(input, false),
         reason,
     };
     let mut url = Url::parse(input.trim()).map_err(|e| invalid(e.to_string()))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        // It would be stored, logged and printed with every report.
+        return Err(invalid(
+            "URLs with a user name or password are not watched: they would be stored and shown"
+                .into(),
+        ));
+    }
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid(format!(
             "only http and https URLs can be watched, not {}:",

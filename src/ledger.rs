@@ -13,8 +13,29 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{BodyHash, ContentHash, Sha256Hash, VersionSeq};
 
-/// Domain tag, the first field of every encoded entry.
+/// Domain tag, the first field of every encoded entry without metadata.
 pub const ENCODING_TAG: &str = "stet-ledger-v1";
+
+/// Domain tag of an entry that also commits to its row's metadata ([`EntryBody::meta`]).
+pub const ENCODING_TAG_V2: &str = "stet-ledger-v2";
+
+/// The length written for an absent metadata value (a NULL column) in a v2 entry.
+pub const ABSENT: u32 = u32::MAX;
+
+/// The `versions` columns a version entry's metadata commits to, in encoding order.
+pub const VERSION_META: [&str; 8] = [
+    "loose_hash",
+    "http_status",
+    "final_url",
+    "title",
+    "byline",
+    "published",
+    "modified",
+    "canonical_url",
+];
+
+/// The `events` columns an event entry's metadata commits to, in encoding order.
+pub const EVENT_META: [&str; 5] = ["kind", "from_seq", "significance", "reverted_to", "detail"];
 
 /// The `prev_hash` of entry 1: 32 zero bytes.
 pub const GENESIS: Sha256Hash = Sha256Hash([0; 32]);
@@ -40,6 +61,14 @@ pub enum EntryKind {
     /// A URL stopped being watched.
     #[serde(rename = "watch:removed")]
     WatchRemoved,
+    /// The full metadata of a version stored before entries carried it, written once when the
+    /// archive is upgraded.
+    #[serde(rename = "attest:version")]
+    AttestVersion,
+    /// The full details of an event stored before entries carried them, written once when the
+    /// archive is upgraded.
+    #[serde(rename = "attest:event")]
+    AttestEvent,
 }
 
 impl EntryKind {
@@ -52,6 +81,17 @@ impl EntryKind {
             Self::Restored => "event:restored",
             Self::WatchAdded => "watch:added",
             Self::WatchRemoved => "watch:removed",
+            Self::AttestVersion => "attest:version",
+            Self::AttestEvent => "attest:event",
+        }
+    }
+
+    /// The metadata columns this kind of entry commits to (from v2 on), in encoding order.
+    pub fn meta_fields(self) -> &'static [&'static str] {
+        match self {
+            Self::Version | Self::AttestVersion => &VERSION_META,
+            Self::WatchAdded | Self::WatchRemoved => &[],
+            _ => &EVENT_META,
         }
     }
 
@@ -75,14 +115,18 @@ impl EntryKind {
             Self::Edited => Some(K::Edited),
             Self::Deleted => Some(K::Deleted),
             Self::Restored => Some(K::Restored),
-            Self::Version | Self::WatchAdded | Self::WatchRemoved => None,
+            Self::Version
+            | Self::WatchAdded
+            | Self::WatchRemoved
+            | Self::AttestVersion
+            | Self::AttestEvent => None,
         }
     }
 
     /// Which table holds the recorded row.
     pub fn table(self) -> &'static str {
         match self {
-            Self::Version => "versions",
+            Self::Version | Self::AttestVersion => "versions",
             Self::WatchAdded | Self::WatchRemoved => "watches",
             _ => "events",
         }
@@ -107,6 +151,8 @@ impl FromStr for EntryKind {
             "event:restored" => Self::Restored,
             "watch:added" => Self::WatchAdded,
             "watch:removed" => Self::WatchRemoved,
+            "attest:version" => Self::AttestVersion,
+            "attest:event" => Self::AttestEvent,
             other => return Err(format!("unknown ledger entry kind {other:?}")),
         })
     }
@@ -125,6 +171,27 @@ pub struct EntryBody {
     pub at: String,
     pub content_hash: Option<ContentHash>,
     pub body_hash: Option<BodyHash>,
+    /// The recorded row's other columns, as stored (numbers in decimal, NULL as `None`), in
+    /// the order of [`EntryKind::meta_fields`]. Entries written before stet committed to
+    /// metadata have none, and keep the v1 encoding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Vec<Option<String>>>,
+}
+
+impl EntryBody {
+    /// The metadata as (column, value) pairs; empty when the entry has none.
+    pub fn meta_pairs(&self) -> Vec<(&'static str, Option<&str>)> {
+        match &self.meta {
+            None => Vec::new(),
+            Some(values) => self
+                .kind
+                .meta_fields()
+                .iter()
+                .copied()
+                .zip(values.iter().map(Option::as_deref))
+                .collect(),
+        }
+    }
 }
 
 /// One chained entry.
@@ -157,12 +224,19 @@ impl Entry {
     }
 }
 
-/// The bytes an entry hash is computed over: every field as a 4-byte big-endian length then its
-/// UTF-8 bytes, in this order: tag, seq, prev hash, kind, URL, version, time, content hash,
-/// body hash. Numbers are decimal, hashes lower-case hex, absent values empty.
+/// The bytes an entry hash is computed over (and the Merkle tree's leaf data): every field as a
+/// 4-byte big-endian length then its UTF-8 bytes, in this order: tag, seq, prev hash, kind,
+/// URL, version, time, content hash, body hash. Numbers are decimal, hashes lower-case hex,
+/// absent values empty. An entry with metadata has the tag `stet-ledger-v2` and its metadata
+/// values follow, an absent one written as the length `FF FF FF FF` with no bytes.
 pub fn encode(seq: i64, prev_hash: &Sha256Hash, body: &EntryBody) -> Vec<u8> {
+    let tag = if body.meta.is_some() {
+        ENCODING_TAG_V2
+    } else {
+        ENCODING_TAG
+    };
     let fields: [String; 9] = [
-        ENCODING_TAG.to_string(),
+        tag.to_string(),
         seq.to_string(),
         prev_hash.to_hex(),
         body.kind.as_str().to_string(),
@@ -178,7 +252,100 @@ pub fn encode(seq: i64, prev_hash: &Sha256Hash, body: &EntryBody) -> Vec<u8> {
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(field.as_bytes());
     }
+    for value in body.meta.iter().flatten() {
+        match value {
+            None => out.extend_from_slice(&ABSENT.to_be_bytes()),
+            Some(v) => {
+                let len = u32::try_from(v.len()).expect("a ledger field is shorter than 4 GiB");
+                out.extend_from_slice(&len.to_be_bytes());
+                out.extend_from_slice(v.as_bytes());
+            }
+        }
+    }
     out
+}
+
+/// Reads an entry back from its encoding (what a proof carries): seq, prev hash and body; the
+/// hash is the SHA-256 of `bytes`.
+pub fn decode(bytes: &[u8]) -> Result<Entry, String> {
+    let mut fields: Vec<Option<String>> = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let len_bytes: [u8; 4] = bytes
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .ok_or("the entry ends inside a length")?;
+        let len = u32::from_be_bytes(len_bytes);
+        at += 4;
+        if len == ABSENT {
+            fields.push(None);
+            continue;
+        }
+        let value = bytes
+            .get(at..at + len as usize)
+            .ok_or("the entry ends inside a field")?;
+        fields.push(Some(
+            String::from_utf8(value.to_vec()).map_err(|_| "a field is not UTF-8")?,
+        ));
+        at += len as usize;
+    }
+    let text = |i: usize| -> Result<String, String> {
+        fields
+            .get(i)
+            .cloned()
+            .flatten()
+            .ok_or_else(|| format!("field {} is missing", i + 1))
+    };
+    let tag = text(0)?;
+    let v2 = match tag.as_str() {
+        ENCODING_TAG => false,
+        ENCODING_TAG_V2 => true,
+        other => return Err(format!("unknown entry tag {other:?}")),
+    };
+    let kind: EntryKind = text(3)?.parse()?;
+    let opt_hash = |i: usize| -> Result<Option<Sha256Hash>, String> {
+        let s = text(i)?;
+        if s.is_empty() {
+            Ok(None)
+        } else {
+            s.parse().map(Some)
+        }
+    };
+    let version = text(5)?;
+    let meta = if v2 {
+        let values = fields[9.min(fields.len())..].to_vec();
+        if values.len() != kind.meta_fields().len() {
+            return Err(format!(
+                "a {kind} entry has {} metadata values, not {}",
+                values.len(),
+                kind.meta_fields().len()
+            ));
+        }
+        Some(values)
+    } else {
+        if fields.len() != 9 {
+            return Err(format!("a v1 entry has 9 fields, not {}", fields.len()));
+        }
+        None
+    };
+    Ok(Entry {
+        seq: text(1)?.parse().map_err(|_| "bad seq")?,
+        prev_hash: text(2)?.parse()?,
+        body: EntryBody {
+            kind,
+            url: text(4)?,
+            version: if version.is_empty() {
+                None
+            } else {
+                Some(VersionSeq(version.parse().map_err(|_| "bad version")?))
+            },
+            at: text(6)?,
+            content_hash: opt_hash(7)?,
+            body_hash: opt_hash(8)?,
+            meta,
+        },
+        hash: Sha256Hash::of(bytes),
+    })
 }
 
 /// SHA-256 of [`encode`].
@@ -354,6 +521,7 @@ mod tests {
             at: at.into(),
             content_hash: Some(Sha256Hash::of(b"text")),
             body_hash: None,
+            meta: None,
         }
     }
 
@@ -366,6 +534,7 @@ mod tests {
             at: "t".into(),
             content_hash: None,
             body_hash: None,
+            meta: None,
         };
         let bytes = encode(1, &GENESIS, &b);
         let mut expected = Vec::new();
@@ -396,6 +565,7 @@ mod tests {
             at: "2026-01-02T03:04:05.678Z".into(),
             content_hash: None,
             body_hash: None,
+            meta: None,
         };
         assert_eq!(
             Entry::chain(None, b).hash.to_hex(),
@@ -490,5 +660,70 @@ mod tests {
             .unwrap();
         assert_eq!(json.entries, Some(3));
         assert!("12:nothex".parse::<PublishedHead>().is_err());
+    }
+
+    fn v2_version() -> EntryBody {
+        EntryBody {
+            meta: Some(vec![
+                Some(Sha256Hash::of(b"loose").to_hex()),
+                Some("200".into()),
+                Some("https://news.example/a".into()),
+                Some("Title".into()),
+                None,
+                Some("2026-01-01".into()),
+                None,
+                Some("https://news.example/a".into()),
+            ]),
+            body_hash: Some(Sha256Hash::of(b"body")),
+            ..body(EntryKind::Version, "2026-01-01T00:00:00.000Z")
+        }
+    }
+
+    #[test]
+    fn every_metadata_value_changes_the_hash_and_absent_is_not_empty() {
+        let base = v2_version();
+        let h = entry_hash(1, &GENESIS, &base);
+        assert_ne!(
+            h,
+            entry_hash(
+                1,
+                &GENESIS,
+                &EntryBody {
+                    meta: None,
+                    ..base.clone()
+                }
+            ),
+            "v2 differs from v1"
+        );
+        let n = base.meta.as_ref().unwrap().len();
+        for i in 0..n {
+            let mut altered = base.clone();
+            let v = &mut altered.meta.as_mut().unwrap()[i];
+            *v = match v {
+                Some(s) if s.is_empty() => None,
+                Some(s) => Some(format!("{s}x")),
+                None => Some(String::new()),
+            };
+            assert_ne!(entry_hash(1, &GENESIS, &altered), h, "field {i}");
+        }
+        let encoded = encode(1, &GENESIS, &base);
+        assert_eq!(
+            &encoded[4..4 + ENCODING_TAG_V2.len()],
+            ENCODING_TAG_V2.as_bytes()
+        );
+        assert!(encoded.windows(4).any(|w| w == ABSENT.to_be_bytes()));
+    }
+
+    #[test]
+    fn decoding_gives_back_the_entry_of_either_encoding() {
+        for b in [v2_version(), body(EntryKind::Captured, "t")] {
+            let e = Entry::chain(Some((4, Sha256Hash::of(b"p"))), b);
+            let decoded = decode(&encode(e.seq, &e.prev_hash, &e.body)).unwrap();
+            assert_eq!(decoded, e);
+        }
+        let e = Entry::chain(None, v2_version());
+        let mut bytes = encode(e.seq, &e.prev_hash, &e.body);
+        bytes.truncate(bytes.len() - 3);
+        assert!(decode(&bytes).is_err());
     }
 }

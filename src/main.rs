@@ -20,7 +20,11 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
-    match runtime.block_on(cli::run(cli)) {
+    let result = runtime.block_on(cli::run(cli));
+    // An extraction over its time limit may still be running on a blocking thread: the
+    // command's work is done, so it is not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(err) if cli::output::is_closed_pipe(&err) => ExitCode::from(exit::CLOSED_STDOUT),
         Err(err) => {

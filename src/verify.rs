@@ -98,6 +98,19 @@ pub fn verify(store: &Store, against: Option<PublishedHead>) -> Result<Report, S
         }
     })?;
 
+    // 1b. Chunks: each one's recorded size is its bytes' (its bytes are checked through the
+    // blobs that hold it).
+    store.scan_chunk_sizes(|hash, size, actual| match actual {
+        Ok(n) if n as i64 == size => {}
+        Ok(n) => fail(
+            "chunks",
+            hash.to_string(),
+            "raw body chunk".into(),
+            format!("{n} bytes stored, size says {size}"),
+        ),
+        Err(e) => fail("chunks", hash.to_string(), "raw body chunk".into(), e),
+    })?;
+
     // 2. Versions: texts and the presence of their bodies.
     let mut versions: HashMap<i64, VersionFacts> = HashMap::new();
     store.scan_versions(|v| {
@@ -140,7 +153,7 @@ pub fn verify(store: &Store, against: Option<PublishedHead>) -> Result<Report, S
     })?;
     let version_count = versions.len();
 
-    let mut events: HashMap<i64, _> = store.event_rows()?.into_iter().map(|e| (e.id, e)).collect();
+    let events: HashMap<i64, _> = store.event_rows()?.into_iter().map(|e| (e.id, e)).collect();
     let event_count = events.len();
     let watches: HashMap<i64, String> = store
         .watch_rows()?
@@ -148,6 +161,12 @@ pub fn verify(store: &Store, against: Option<PublishedHead>) -> Result<Report, S
         .map(|(id, url)| (id.0, url))
         .collect();
     let mut watches_added: HashSet<i64> = HashSet::new();
+    let version_meta = store.version_meta_rows()?;
+    let event_meta = store.event_meta_rows()?;
+    let mut versions_recorded: HashSet<i64> = HashSet::new();
+    let mut versions_covered: HashSet<i64> = HashSet::new();
+    let mut events_recorded: HashSet<i64> = HashSet::new();
+    let mut events_covered: HashSet<i64> = HashSet::new();
 
     // 3. The chain, and each entry against the row it records.
     let rows = store.ledger_rows()?;
@@ -177,50 +196,92 @@ pub fn verify(store: &Store, against: Option<PublishedHead>) -> Result<Report, S
         }
         chain.push((entry.seq, entry.hash));
         let b = &entry.body;
-        let mut mismatch = |table: &'static str, field: &str, stored: &str, entered: &str| {
-            if stored != entered {
-                fail(
-                    table,
-                    row.row_id.to_string(),
-                    format!("ledger entry {}: {what}", entry.seq),
-                    format!("{field} is {stored:?}, but the ledger entry says {entered:?}"),
-                );
-            }
-        };
-        match b.kind {
-            EntryKind::Version => match versions.remove(&row.row_id) {
-                None => fail(
-                    "versions",
-                    row.row_id.to_string(),
-                    describe_opt(b.version.map(|v| v.0), Some(&b.url)),
-                    format!(
-                        "ledger entry {} records this version, but the row is missing",
-                        entry.seq
-                    ),
-                ),
-                Some(v) => {
-                    mismatch("versions", "url", v.url.as_deref().unwrap_or(""), &b.url);
-                    mismatch(
-                        "versions",
-                        "seq",
-                        &v.seq.to_string(),
-                        &b.version.map(|s| s.0.to_string()).unwrap_or_default(),
-                    );
-                    mismatch("versions", "captured_at", &v.captured_at, &b.at);
-                    mismatch(
-                        "versions",
-                        "content_hash",
-                        &v.content_hash,
-                        &b.content_hash.map(|h| h.to_hex()).unwrap_or_default(),
-                    );
-                    mismatch(
-                        "versions",
-                        "body_hash",
-                        &v.body_hash,
-                        &b.body_hash.map(|h| h.to_hex()).unwrap_or_default(),
-                    );
+        // The metadata a v2 entry commits to, column by column.
+        let check_meta =
+            |table: &'static str,
+             stored: Option<&Vec<Option<String>>>,
+             fail: &mut dyn FnMut(&'static str, String, String, String)| {
+                let Some(stored) = stored else { return };
+                for (i, (column, entered)) in b.meta_pairs().into_iter().enumerate() {
+                    let value = stored.get(i).cloned().flatten();
+                    if value.as_deref() != entered {
+                        fail(
+                            table,
+                            row.row_id.to_string(),
+                            format!("ledger entry {}: {what}", entry.seq),
+                            format!(
+                                "{column} is {}, but the ledger entry says {}",
+                                show(value.as_deref()),
+                                show(entered)
+                            ),
+                        );
+                    }
                 }
-            },
+            };
+        match b.kind {
+            EntryKind::Version | EntryKind::AttestVersion => {
+                match versions.get(&row.row_id) {
+                    None => fail(
+                        "versions",
+                        row.row_id.to_string(),
+                        describe_opt(b.version.map(|v| v.0), Some(&b.url)),
+                        format!(
+                            "ledger entry {} records this version, but the row is missing",
+                            entry.seq
+                        ),
+                    ),
+                    Some(v) => {
+                        if b.kind == EntryKind::Version && !versions_recorded.insert(row.row_id) {
+                            fail(
+                                "versions",
+                                row.row_id.to_string(),
+                                describe(v.seq, v.url.as_deref()),
+                                format!(
+                                    "ledger entry {} records this version a second time",
+                                    entry.seq
+                                ),
+                            );
+                        }
+                        let mut mismatch =
+                            |table: &'static str, field: &str, stored: &str, entered: &str| {
+                                if stored != entered {
+                                    fail(
+                                        table,
+                                        row.row_id.to_string(),
+                                        format!("ledger entry {}: {what}", entry.seq),
+                                        format!(
+                                            "{field} is {stored:?}, but the ledger entry says {entered:?}"
+                                        ),
+                                    );
+                                }
+                            };
+                        mismatch("versions", "url", v.url.as_deref().unwrap_or(""), &b.url);
+                        mismatch(
+                            "versions",
+                            "seq",
+                            &v.seq.to_string(),
+                            &b.version.map(|s| s.0.to_string()).unwrap_or_default(),
+                        );
+                        mismatch("versions", "captured_at", &v.captured_at, &b.at);
+                        mismatch(
+                            "versions",
+                            "content_hash",
+                            &v.content_hash,
+                            &b.content_hash.map(|h| h.to_hex()).unwrap_or_default(),
+                        );
+                        mismatch(
+                            "versions",
+                            "body_hash",
+                            &v.body_hash,
+                            &b.body_hash.map(|h| h.to_hex()).unwrap_or_default(),
+                        );
+                        if b.meta.is_some() {
+                            versions_covered.insert(row.row_id);
+                            check_meta("versions", version_meta.get(&row.row_id), &mut fail);
+                        }
+                    }
+                }
+            }
             EntryKind::WatchAdded | EntryKind::WatchRemoved => {
                 if b.kind == EntryKind::WatchAdded {
                     watches_added.insert(row.row_id);
@@ -235,64 +296,130 @@ pub fn verify(store: &Store, against: Option<PublishedHead>) -> Result<Report, S
                             entry.seq
                         ),
                     ),
-                    Some(url) => mismatch("watches", "url", url, &b.url),
+                    Some(url) if url != &b.url => fail(
+                        "watches",
+                        row.row_id.to_string(),
+                        format!("ledger entry {}: {what}", entry.seq),
+                        format!("url is {url:?}, but the ledger entry says {:?}", b.url),
+                    ),
+                    Some(_) => {}
                 }
             }
-            kind => match events.remove(&row.row_id) {
-                None => fail(
-                    "events",
-                    row.row_id.to_string(),
-                    format!(
-                        "{} of {}",
-                        kind.event_kind().map_or("", |k| k.as_str()),
-                        b.url
-                    ),
-                    format!(
-                        "ledger entry {} records this event, but the row is missing",
-                        entry.seq
-                    ),
-                ),
-                Some(e) => {
-                    mismatch("events", "url", e.url.as_deref().unwrap_or(""), &b.url);
-                    mismatch(
+            kind => {
+                match events.get(&row.row_id) {
+                    None => fail(
                         "events",
-                        "kind",
-                        &e.kind,
-                        kind.event_kind().map_or("", |k| k.as_str()),
-                    );
-                    mismatch("events", "at", &e.at, &b.at);
-                    mismatch(
-                        "events",
-                        "version_seq",
-                        &e.version_seq.map(|s| s.to_string()).unwrap_or_default(),
-                        &b.version.map(|s| s.0.to_string()).unwrap_or_default(),
-                    );
+                        row.row_id.to_string(),
+                        format!(
+                            "{} of {}",
+                            kind.event_kind().map_or("", |k| k.as_str()),
+                            b.url
+                        ),
+                        format!(
+                            "ledger entry {} records this event, but the row is missing",
+                            entry.seq
+                        ),
+                    ),
+                    Some(e) => {
+                        if kind != EntryKind::AttestEvent && !events_recorded.insert(row.row_id) {
+                            fail(
+                                "events",
+                                row.row_id.to_string(),
+                                format!("{} of {}", e.kind, b.url),
+                                format!(
+                                    "ledger entry {} records this event a second time",
+                                    entry.seq
+                                ),
+                            );
+                        }
+                        let mut mismatch =
+                            |table: &'static str, field: &str, stored: &str, entered: &str| {
+                                if stored != entered {
+                                    fail(
+                                        table,
+                                        row.row_id.to_string(),
+                                        format!("ledger entry {}: {what}", entry.seq),
+                                        format!(
+                                            "{field} is {stored:?}, but the ledger entry says {entered:?}"
+                                        ),
+                                    );
+                                }
+                            };
+                        mismatch("events", "url", e.url.as_deref().unwrap_or(""), &b.url);
+                        if kind != EntryKind::AttestEvent {
+                            mismatch(
+                                "events",
+                                "kind",
+                                &e.kind,
+                                kind.event_kind().map_or("", |k| k.as_str()),
+                            );
+                        }
+                        mismatch("events", "at", &e.at, &b.at);
+                        mismatch(
+                            "events",
+                            "version_seq",
+                            &e.version_seq.map(|s| s.to_string()).unwrap_or_default(),
+                            &b.version.map(|s| s.0.to_string()).unwrap_or_default(),
+                        );
+                        if b.meta.is_some() {
+                            events_covered.insert(row.row_id);
+                            check_meta("events", event_meta.get(&row.row_id), &mut fail);
+                        }
+                    }
                 }
-            },
+            }
         }
         prev = Some(entry);
     }
 
-    // 4. Rows that no entry records: added behind the ledger's back.
-    let mut unrecorded: Vec<_> = versions.into_iter().collect();
-    unrecorded.sort_by_key(|(id, _)| *id);
-    for (id, v) in unrecorded {
-        fail(
-            "versions",
-            id.to_string(),
-            describe(v.seq, v.url.as_deref()),
-            "no ledger entry records this version".into(),
-        );
+    // 4. Rows that no entry records (added behind the ledger's back), or whose metadata no
+    // entry commits to.
+    let mut ids: Vec<_> = versions.keys().copied().collect();
+    ids.sort_unstable();
+    for id in ids {
+        let v = &versions[&id];
+        if !versions_recorded.contains(&id) {
+            fail(
+                "versions",
+                id.to_string(),
+                describe(v.seq, v.url.as_deref()),
+                "no ledger entry records this version".into(),
+            );
+        } else if !versions_covered.contains(&id) {
+            fail(
+                "versions",
+                id.to_string(),
+                describe(v.seq, v.url.as_deref()),
+                format!(
+                    "no ledger entry commits to this version's metadata ({})",
+                    crate::ledger::VERSION_META.join(", ")
+                ),
+            );
+        }
     }
-    let mut unrecorded: Vec<_> = events.into_values().collect();
-    unrecorded.sort_by_key(|e| e.id);
-    for e in unrecorded {
-        fail(
-            "events",
-            e.id.to_string(),
-            format!("{} of {}", e.kind, e.url.as_deref().unwrap_or("?")),
-            "no ledger entry records this event".into(),
-        );
+    let mut ids: Vec<_> = events.keys().copied().collect();
+    ids.sort_unstable();
+    for id in ids {
+        let e = &events[&id];
+        let what = format!("{} of {}", e.kind, e.url.as_deref().unwrap_or("?"));
+        if !events_recorded.contains(&id) {
+            fail(
+                "events",
+                id.to_string(),
+                what,
+                "no ledger entry records this event".into(),
+            );
+        } else if !events_covered.contains(&id) {
+            fail(
+                "events",
+                id.to_string(),
+                what,
+                format!(
+                    "no ledger entry commits to this event's details ({})",
+                    crate::ledger::EVENT_META.join(", ")
+                ),
+            );
+        }
     }
     let mut ids: Vec<_> = watches.keys().copied().collect();
     ids.sort_unstable();
@@ -354,10 +481,73 @@ pub fn verify(store: &Store, against: Option<PublishedHead>) -> Result<Report, S
     })
 }
 
+/// A stored or entered value for a failure message: quoted, or NULL.
+fn show(v: Option<&str>) -> String {
+    v.map_or_else(|| "NULL".to_string(), |s| format!("{s:?}"))
+}
+
 fn describe(seq: i64, url: Option<&str>) -> String {
     format!("v{seq} of {}", url.unwrap_or("a missing watch"))
 }
 
 fn describe_opt(seq: Option<i64>, url: Option<&str>) -> String {
     seq.map_or_else(|| url.unwrap_or_default().to_string(), |s| describe(s, url))
+}
+
+/// Checks a signed checkpoint published earlier against the archive: its signature by `key`,
+/// then a consistency proof from the checkpoint's tree to the ledger's tree today. Each problem
+/// is one failure of the `ledger` table.
+pub fn against_checkpoint(
+    store: &Store,
+    note: &str,
+    key: &crate::note::Verifier,
+) -> Result<Vec<Failure>, StoreError> {
+    let fail = |row: String, reason: String| Failure {
+        table: "ledger",
+        row,
+        what: "published checkpoint".into(),
+        reason,
+    };
+    let cp = match crate::proof::Checkpoint::open(note, key) {
+        Ok(cp) => cp,
+        Err(e) => return Ok(vec![fail("?".into(), e.to_string())]),
+    };
+    let tree = match crate::publish::current_tree(store) {
+        Ok(t) => t,
+        // An unreadable entry is reported by the chain check; no tree can be built over it.
+        Err(e) => {
+            return Ok(vec![fail(
+                cp.size.to_string(),
+                format!("no Merkle tree: {e}"),
+            )]);
+        }
+    };
+    if cp.size > tree.size() {
+        return Ok(vec![fail(
+            cp.size.to_string(),
+            format!(
+                "the checkpoint signs a tree of {} entries, but the ledger has only {}: \
+                 entries were removed",
+                cp.size,
+                tree.size()
+            ),
+        )]);
+    }
+    let root = tree.root();
+    let proof = tree
+        .consistency(cp.size, tree.size())
+        .expect("the size was checked");
+    match crate::merkle::verify_consistency(cp.size, tree.size(), &cp.root, &root, &proof) {
+        Ok(()) => Ok(Vec::new()),
+        Err(e) => Ok(vec![fail(
+            cp.size.to_string(),
+            format!(
+                "the archive no longer extends the checkpoint of {} entries (root {}): the \
+                 consistency proof to today's tree of {} fails: {e}",
+                cp.size,
+                cp.root,
+                tree.size()
+            ),
+        )]),
+    }
 }

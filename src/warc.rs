@@ -25,6 +25,9 @@ pub struct Capture<'a> {
     pub content_hash: &'a Sha256Hash,
     pub ledger_entry: Option<(i64, &'a Sha256Hash)>,
     pub user_agent: &'a str,
+    /// The version's `stet proof` file (JSON, without the body, which the response holds),
+    /// written as a `metadata` record that refers to the response.
+    pub proof: Option<&'a [u8]>,
 }
 
 const NOTE: &str = "HTTP headers rebuilt by stet from the stored status and body";
@@ -50,7 +53,7 @@ pub fn write_warcinfo(w: &mut impl Write, date: &str, filename: &str) -> io::Res
     )
 }
 
-/// Writes a version's `request` and `response` records.
+/// Writes a version's `request` and `response` records, and its proof's `metadata` record.
 pub fn write_capture(w: &mut impl Write, c: &Capture<'_>) -> io::Result<()> {
     let response_id = record_id(&["response", c.target_uri, c.date, &c.body_hash.to_hex()]);
     let request_id = record_id(&["request", c.target_uri, c.date, &c.body_hash.to_hex()]);
@@ -98,7 +101,28 @@ pub fn write_capture(w: &mut impl Write, c: &Capture<'_>) -> io::Result<()> {
             ("Content-Type", "application/http; msgtype=request"),
         ],
         request.as_bytes(),
-    )
+    )?;
+    if let Some(proof) = c.proof {
+        let metadata_id = record_id(&["metadata", c.target_uri, c.date, &c.body_hash.to_hex()]);
+        write_record(
+            w,
+            &[
+                ("WARC-Type", "metadata"),
+                ("WARC-Record-ID", &metadata_id),
+                ("WARC-Date", c.date),
+                ("WARC-Target-URI", c.target_uri),
+                ("WARC-Refers-To", &response_id),
+                ("WARC-Concurrent-To", &response_id),
+                (
+                    "WARC-Stet-Note",
+                    "stet proof of this version (docs/LEDGER.md): stet verify-proof checks it",
+                ),
+                ("Content-Type", "application/json"),
+            ],
+            proof,
+        )?;
+    }
+    Ok(())
 }
 
 fn request_block(target: &str, user_agent: &str) -> String {
@@ -192,6 +216,7 @@ mod tests {
                 content_hash: &hash,
                 ledger_entry: Some((3, &hash)),
                 user_agent: "stet/0",
+                proof: None,
             },
         )
         .unwrap();

@@ -100,7 +100,7 @@ fn list(ctx: &Context, status: Option<&str>, limit: usize) -> anyhow::Result<u8>
                 entry.to.join(", ")
             ),
             SinkKind::Command => entry.command.join(" "),
-            _ => entry.url.clone().unwrap_or_default(),
+            _ => crate::secret::redact_url(entry.url.as_deref().unwrap_or_default(), true),
         };
         let count = |st: &str| {
             counts

@@ -37,6 +37,8 @@ pub fn run(cmd: &ConfigCommand, global: Option<&Path>, json: bool) -> anyhow::Re
                     "valid": true,
                     "database": config.storage.path,
                     "watches": config.watches.len(),
+                    "alerts": config.alerts.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+                    "warnings": config.warnings,
                 }))?;
             } else {
                 crate::say!(
@@ -45,6 +47,9 @@ pub fn run(cmd: &ConfigCommand, global: Option<&Path>, json: bool) -> anyhow::Re
                     config.storage.path.display(),
                     config.watches.len()
                 );
+                for warning in &config.warnings {
+                    crate::say!("warning: {warning}");
+                }
             }
             Ok(exit::OK)
         }

@@ -110,12 +110,17 @@ pub fn export(ctx: &Context, args: &ExportArgs) -> anyhow::Result<u8> {
                 });
             crate::warc::write_warcinfo(&mut out, &crate::model::now_rfc3339(), &filename)?;
             let user_agent = ctx.config.fetch.user_agent_header();
+            let proofs = warc_proofs(ctx, &store)?;
             store.export_lines(keep, |line| {
                 let v = line
                     .version
                     .as_ref()
                     .context("a version entry without its version")?;
                 let body = base64::engine::general_purpose::STANDARD.decode(&v.body_base64)?;
+                let proof = match &proofs {
+                    Some(p) => Some(p.file(&line.entry.body.url, v)?),
+                    None => None,
+                };
                 crate::warc::write_capture(
                     &mut out,
                     &crate::warc::Capture {
@@ -127,6 +132,7 @@ pub fn export(ctx: &Context, args: &ExportArgs) -> anyhow::Result<u8> {
                         content_hash: &v.content_hash,
                         ledger_entry: Some((line.entry.seq, &line.entry.hash)),
                         user_agent: &user_agent,
+                        proof: proof.as_deref(),
                     },
                 )?;
                 Ok(())
@@ -143,6 +149,94 @@ pub fn export(ctx: &Context, args: &ExportArgs) -> anyhow::Result<u8> {
         eprintln!("exported {n} {what}");
     }
     Ok(exit::OK)
+}
+
+/// What the WARC's `metadata` records are made from: the ledger's tree, a checkpoint signed
+/// over all of it, and which entries record each version.
+struct WarcProofs {
+    signed: super::proof_cmd::Signed,
+    tree: crate::proof::Tree,
+    leaves: Vec<Vec<u8>>,
+    entries: std::collections::HashMap<(String, i64), Vec<i64>>,
+}
+
+impl WarcProofs {
+    /// The proof file of one exported version, as JSON, without the body (the response holds it).
+    fn file(&self, url: &str, v: &crate::ledger::ExportVersion) -> anyhow::Result<Vec<u8>> {
+        let seqs = self
+            .entries
+            .get(&(url.to_string(), v.seq.0))
+            .cloned()
+            .unwrap_or_default();
+        let file = super::proof_cmd::assemble(
+            &self.signed,
+            &self.tree,
+            &self.leaves,
+            url,
+            v.seq.0,
+            &seqs,
+            v.text.clone(),
+            None,
+        )?;
+        Ok(serde_json::to_vec_pretty(&file)?)
+    }
+}
+
+/// Proofs for a WARC export when a signing key exists: against the latest published checkpoint
+/// when it covers the whole ledger, otherwise a checkpoint signed now (and not published).
+fn warc_proofs(ctx: &Context, store: &Store) -> anyhow::Result<Option<WarcProofs>> {
+    let path = ctx.config.ledger.key_path(&ctx.db_path);
+    if !path.exists() {
+        tracing::info!(
+            key = %path.display(),
+            "no signing key: the WARC has no proof records (run `stet ledger keygen`)"
+        );
+        return Ok(None);
+    }
+    let signer = crate::publish::read_signer(&path)?;
+    let leaves = store.ledger_leaves()?;
+    let tree = crate::proof::Tree::of_entries(&leaves);
+    let latest = store
+        .latest_checkpoint()?
+        .filter(|c| c.tree_size == tree.size() && c.root == tree.root());
+    let signed = match latest {
+        Some(c) => super::proof_cmd::Signed {
+            key: signer.verifier().to_string(),
+            note: c.note,
+            tree_size: c.tree_size,
+            timestamp: match (c.tsa_url, c.timestamp_token) {
+                (Some(u), Some(t)) => Some(crate::proof::TimestampRecord {
+                    tsa_url: u,
+                    token_base64: base64::engine::general_purpose::STANDARD.encode(t),
+                }),
+                _ => None,
+            },
+        },
+        None => {
+            let (cp, note) = crate::publish::sign_checkpoint(&signer, &tree)?;
+            super::proof_cmd::Signed {
+                key: signer.verifier().to_string(),
+                note,
+                tree_size: cp.size,
+                timestamp: None,
+            }
+        }
+    };
+    let mut entries: std::collections::HashMap<(String, i64), Vec<i64>> = Default::default();
+    for row in store.ledger_rows()? {
+        if let Ok(e) = row.entry
+            && matches!(e.body.kind, EntryKind::Version | EntryKind::AttestVersion)
+            && let Some(v) = e.body.version
+        {
+            entries.entry((e.body.url, v.0)).or_default().push(e.seq);
+        }
+    }
+    Ok(Some(WarcProofs {
+        signed,
+        tree,
+        leaves,
+        entries,
+    }))
 }
 
 pub fn import(ctx: &Context, args: &ImportArgs) -> anyhow::Result<u8> {

@@ -8,7 +8,8 @@ use clap::Args;
 
 use super::exit;
 use super::output::{self, BOLD, DIM, paint};
-use crate::extract::{decode, extract};
+use crate::budget::{Budget, extract_within};
+use crate::extract::decode;
 use crate::fingerprint::Fingerprint;
 use crate::say;
 
@@ -29,7 +30,20 @@ pub fn run(args: &ExtractArgs, json: bool) -> anyhow::Result<u8> {
         body = std::fs::read(&args.file)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
     }
-    let article = extract(&decode(&body, None), &args.url);
+    let article = match extract_within(&decode(&body, None), &args.url, &Budget::default()) {
+        Ok(article) => article,
+        Err(reason) => {
+            if json {
+                output::json_pretty(&serde_json::json!({
+                    "error": "too_complex",
+                    "reason": reason.to_string(),
+                }))?;
+            } else {
+                crate::say!("too_complex: {reason}");
+            }
+            return Ok(exit::FAILURE);
+        }
+    };
     let fp = Fingerprint::of(&article);
     if json {
         output::json_pretty(&serde_json::json!({

@@ -1,6 +1,6 @@
 //! `stet history URL`: every version and event of one article.
 
-use super::output::{self, BOLD, DIM, kind_style, paint};
+use super::output::{self, BOLD, DIM, kind_cell, paint};
 use super::{Context, UrlArgs, exit};
 use crate::say;
 
@@ -43,11 +43,11 @@ pub fn run(ctx: &Context, args: &UrlArgs) -> anyhow::Result<u8> {
                 .map(|m| m.content_hash.short())
                 .unwrap_or_default();
             vec![
-                e.at.clone(),
-                paint(kind_style(e.kind), e.kind.as_str()),
-                e.version.map(|v| format!("v{v}")).unwrap_or_default(),
-                title,
-                detail.join("; "),
+                comfy_table::Cell::new(&e.at),
+                kind_cell(e.kind),
+                comfy_table::Cell::new(e.version.map(|v| format!("v{v}")).unwrap_or_default()),
+                comfy_table::Cell::new(title),
+                comfy_table::Cell::new(detail.join("; ")),
             ]
         })
         .collect();

@@ -17,7 +17,9 @@ mod ledger_cmd;
 mod man;
 mod migrate;
 pub mod output;
+mod proof_cmd;
 mod run;
+mod serve;
 mod show;
 mod verify;
 mod watch;
@@ -97,7 +99,8 @@ Run the daemon:   stet --config config/stet.toml run";
 const AFTER_HELP: &str = "\
 Exit codes: 0 done (a pass exits 0 even when some URLs failed), 1 failure (database unusable,
 I/O), 2 bad usage or configuration, 3 not found (URL not watched, version not stored),
-4 verification failed (`verify` or `import` found an altered hash or a broken ledger chain).
+4 verification failed (`verify` or `import` found an altered hash or a broken ledger chain),
+141 stdout closed (`stet watch list | head -1`: stet stops quietly, as if ended by SIGPIPE).
 
 Environment: STET_CONFIG (config file), STET_DB (database file), STET_LOG (log filter, e.g.
 \"stet=debug\"), STET_LOG_FORMAT (text or json), NO_COLOR (plain output).
@@ -108,7 +111,8 @@ configuration (watches and feeds added or removed) without a restart.";
 #[derive(Debug, Parser)]
 #[command(name = "stet", version = VERSION, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// The configuration file (TOML); without it, built-in defaults are used.
+    /// The configuration file (TOML); without it, /etc/stet/stet.toml if it exists (as the
+    /// Debian package installs it), else built-in defaults.
     #[arg(
         long,
         short = 'c',
@@ -160,9 +164,14 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Prove the archive is unaltered: re-compute every hash and the ledger chain.
     Verify(verify::VerifyArgs),
-    /// The tamper-evident ledger: print its head to publish elsewhere.
+    /// The tamper-evident ledger: its head and signed checkpoints, and the key that signs them.
     #[command(subcommand)]
     Ledger(ledger_cmd::LedgerCommand),
+    /// Write an offline proof of one stored version: a signed checkpoint, the ledger entry, its
+    /// inclusion proof, the text and the raw body, in one file.
+    Proof(proof_cmd::ProofArgs),
+    /// Check a file written by `stet proof`, with no database.
+    VerifyProof(proof_cmd::VerifyProofArgs),
     /// Export stored versions as WARC 1.1, or the whole archive with its ledger as JSON Lines.
     Export(export::ExportArgs),
     /// Load a JSON Lines export into a new, empty database, re-checking every ledger entry.
@@ -180,6 +189,11 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the manual page stet(1), or write it and one page per verb into a directory.
     Man(man::ManArgs),
+    /// Serve the web interface and the HTTP API over the archive (read-only without a token).
+    Serve(serve::ServeArgs),
+    /// The web server's tokens: print a new one.
+    #[command(subcommand)]
+    Server(serve::ServerCommand),
 }
 
 #[derive(Debug, Args)]
@@ -253,13 +267,15 @@ impl Context {
     }
 }
 
-/// Where the configuration comes from: the file named by `--config` (or defaults), with
-/// `--db` over it. The daemon keeps it to read the file again on reload.
+/// Where the configuration comes from: the file named by `--config`, else the system config
+/// when it exists (an installed package), else built-in defaults; `--db` over it. The daemon
+/// keeps it to read the file again on reload.
 fn config_source(cli: &Cli) -> crate::daemon::ConfigSource {
-    crate::daemon::ConfigSource {
-        path: cli.config.clone(),
-        db_override: cli.db.clone(),
-    }
+    crate::daemon::ConfigSource::resolve(
+        cli.config.clone(),
+        std::path::Path::new(crate::daemon::SYSTEM_CONFIG),
+        cli.db.clone(),
+    )
 }
 
 /// Runs the parsed command line; returns the process exit code.
@@ -269,6 +285,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     }
     if let Command::Extract(args) = &cli.command {
         return extract_cmd::run(args, cli.json);
+    }
+    if let Command::Server(serve::ServerCommand::Token) = &cli.command {
+        return serve::token(cli.json);
     }
     if let Command::Completions(args) = &cli.command {
         return completions::run(args);
@@ -291,15 +310,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Show(args) => show::run(&ctx, &args),
         Command::Verify(args) => verify::run(&ctx, &args),
         Command::Ledger(cmd) => ledger_cmd::run(&ctx, &cmd).await,
+        Command::Proof(args) => proof_cmd::proof(&ctx, &args).await,
+        Command::VerifyProof(args) => proof_cmd::verify_proof(&ctx, &args),
         Command::Export(args) => export::export(&ctx, &args),
         Command::Import(args) => export::import(&ctx, &args),
         Command::Migrate(args) => migrate::run(&ctx, &args),
         Command::Alerts(cmd) => alerts::run(&ctx, &cmd).await,
+        Command::Serve(args) => serve::run(&ctx, &args).await,
         Command::Demo(_)
         | Command::Config(_)
         | Command::Extract(_)
         | Command::Completions(_)
-        | Command::Man(_) => {
+        | Command::Man(_)
+        | Command::Server(_) => {
             unreachable!("handled above")
         }
     }

@@ -8,7 +8,7 @@
 use std::io::{IsTerminal, Write};
 
 use anstyle::{AnsiColor, Effects, Style};
-use comfy_table::{ContentArrangement, Table, presets};
+use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
 use crate::model::CheckKind;
@@ -50,8 +50,27 @@ pub fn kind_style(kind: CheckKind) -> Style {
     }
 }
 
-/// A table with a header row, sized to the terminal when there is one.
-pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+/// A table cell showing a kind of check in its style. The table measures the text alone and
+/// styles it only on a terminal, so color codes never count as width (an escape sequence
+/// inside a cell's text would: the column would misalign on a terminal and stay too wide
+/// without one).
+pub fn kind_cell(kind: CheckKind) -> Cell {
+    let cell = Cell::new(kind.as_str());
+    match kind {
+        CheckKind::Captured => cell.fg(Color::Cyan),
+        CheckKind::Unchanged => cell.add_attribute(Attribute::Dim),
+        CheckKind::Edited => cell.fg(Color::Yellow).add_attribute(Attribute::Bold),
+        CheckKind::Deleted => cell.fg(Color::Red).add_attribute(Attribute::Bold),
+        CheckKind::Restored => cell.fg(Color::Green).add_attribute(Attribute::Bold),
+        CheckKind::Missing => cell.fg(Color::Red),
+        CheckKind::Error => cell.fg(Color::Red).add_attribute(Attribute::Dim),
+        CheckKind::Deferred => cell.fg(Color::Blue).add_attribute(Attribute::Dim),
+    }
+}
+
+/// A table with a header row, sized to the terminal when there is one. Cells hold plain text:
+/// style them with [`Cell`] attributes (as [`kind_cell`] does), never with [`paint`].
+pub fn table<C: Into<Cell>>(header: &[&str], rows: Vec<Vec<C>>) -> String {
     let mut t = Table::new();
     t.load_preset(presets::UTF8_HORIZONTAL_ONLY)
         .set_content_arrangement(ContentArrangement::Dynamic)
@@ -103,7 +122,8 @@ pub fn raw(bytes: &[u8]) -> anyhow::Result<()> {
     })
 }
 
-/// Prints text that may carry styles, through anstream, in one write (see [`say!`] for a line).
+/// Prints text that may carry styles, through anstream, in one write (see
+/// [`say!`](crate::say) for a line).
 pub fn styled(text: &str) {
     let mut out = anstream::stdout();
     let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());

@@ -9,21 +9,83 @@ use crate::say;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// A head published earlier (`COUNT:HASH` as `stet ledger head` prints it, a bare hash, or
-    /// its JSON line): the archive must still extend it.
-    #[arg(long, value_name = "HEAD")]
+    /// A head published earlier: a signed checkpoint (as `stet ledger head` or `stet ledger
+    /// publish` prints it), `COUNT:HASH`, a bare hash, or the JSON line of `stet ledger head
+    /// --json`; inline or in a file. The archive must still extend it.
+    #[arg(long, value_name = "CHECKPOINT")]
     pub against: Option<String>,
+    /// The public key a checkpoint is checked with (as `stet ledger key` prints it, or a file
+    /// holding it); default: the public half of the configured signing key.
+    #[arg(long, value_name = "PUBKEY")]
+    pub key: Option<String>,
+}
+
+/// What `--against` names, once read.
+enum Against {
+    Head(PublishedHead),
+    Checkpoint(String),
+}
+
+fn against(arg: &str) -> anyhow::Result<Against> {
+    let text = if std::path::Path::new(arg).is_file() {
+        std::fs::read_to_string(arg)?
+    } else {
+        arg.to_string()
+    };
+    // A signed note has an empty line before its signature lines; the JSON line may carry one.
+    if text.contains("\n\n\u{2014} ") {
+        return Ok(Against::Checkpoint(text));
+    }
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text.trim())
+        && let Some(note) = v["checkpoint"].as_str()
+    {
+        return Ok(Against::Checkpoint(note.to_string()));
+    }
+    text.trim()
+        .parse::<PublishedHead>()
+        .map(Against::Head)
+        .map_err(super::ExitError::usage)
 }
 
 pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
-    let against = args
-        .against
-        .as_deref()
-        .map(|a| a.parse::<PublishedHead>())
-        .transpose()
-        .map_err(super::ExitError::usage)?;
+    let against = args.against.as_deref().map(against).transpose()?;
     let store = ctx.open_existing_store()?;
-    let report = crate::verify::verify(&store, against)?;
+    let (head, checkpoint) = match against {
+        None => (None, None),
+        Some(Against::Head(h)) => (Some(h), None),
+        Some(Against::Checkpoint(note)) => {
+            let key = match &args.key {
+                Some(k) => super::proof_cmd::read_verifier(k)?,
+                None => super::ledger_cmd::signer(ctx)
+                    .map_err(|e| {
+                        super::ExitError::usage(format!(
+                            "{e:#}; or pass --key with the public key that signed the checkpoint"
+                        ))
+                    })?
+                    .verifier(),
+            };
+            (None, Some((note, key)))
+        }
+    };
+    let mut report = crate::verify::verify(&store, head)?;
+    if let Some((note, key)) = checkpoint {
+        let failures = crate::verify::against_checkpoint(&store, &note, &key)?;
+        report.against = Some(note.lines().take(3).collect::<Vec<_>>().join(" "));
+        report.ok &= failures.is_empty();
+        report.failures.extend(failures);
+    }
+    // The integrity page shows the last run; an archive that cannot be written is still verified.
+    let run = crate::store::VerificationRun {
+        at: crate::model::now_rfc3339(),
+        ok: report.ok,
+        versions: report.versions as i64,
+        entries: report.entries as i64,
+        head: report.head.map(|h| h.to_string()),
+        failures: report.failures.len() as i64,
+    };
+    if let Err(e) = store.record_verification(&run) {
+        tracing::warn!(error = %e, "the verification could not be recorded");
+    }
     let code = if report.ok {
         exit::OK
     } else {
@@ -48,6 +110,9 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
     );
     if let Some(a) = &report.against {
         say!("against the published head {a}");
+        if report.ok {
+            say!("the archive extends it");
+        }
     }
     if report.ok {
         say!(

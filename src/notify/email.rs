@@ -29,7 +29,7 @@ pub fn transport(entry: &AlertEntry) -> Result<Transport, String> {
         .port(entry.smtp_port.unwrap_or(default_port))
         .timeout(Some(Duration::from_secs(entry.timeout_secs)));
     if let (Some(user), Some(pass)) = (&entry.username, &entry.password) {
-        builder = builder.credentials(Credentials::new(user.clone(), pass.clone()));
+        builder = builder.credentials(Credentials::new(user.clone(), pass.expose().to_string()));
     }
     Ok(builder.build())
 }

@@ -46,7 +46,10 @@ pub async fn deliver(
                 .header("Idempotency-Key", out.key)
                 .header("X-Stet-Event", out.event);
             if let Some(secret) = &entry.secret {
-                req = req.header(SIGNATURE_HEADER, format!("sha256={}", sign(secret, &body)));
+                req = req.header(
+                    SIGNATURE_HEADER,
+                    format!("sha256={}", sign(secret.expose(), &body)),
+                );
             }
             req.body(body)
         }
@@ -91,8 +94,14 @@ fn json_post(
         .body(body.to_string())
 }
 
+/// The error and its causes, without the URL: a webhook URL often carries its token.
 fn error_chain(err: &reqwest::Error) -> String {
-    let mut out = err.to_string();
+    let mut out = match err.url() {
+        Some(url) => err
+            .to_string()
+            .replace(url.as_str(), &crate::secret::redact_url(url.as_str(), true)),
+        None => err.to_string(),
+    };
     let mut source = std::error::Error::source(err);
     while let Some(s) = source {
         out.push_str(&format!(": {s}"));

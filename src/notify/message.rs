@@ -32,7 +32,8 @@ pub struct Alert {
     pub significance: Option<Significance>,
     /// An edit that brought back the text of this earlier version.
     pub reverted_to: Option<VersionSeq>,
-    /// Why the article counts as gone (deleted events).
+    /// Why the article counts as gone (deleted events), or what changed in the byline or
+    /// published date (edits of significance `metadata`, and edits that also changed them).
     pub detail: Option<String>,
     /// When the change was detected (RFC 3339, UTC).
     pub detected_at: String,
@@ -94,7 +95,11 @@ pub struct AlertSource<'a> {
 
 impl Alert {
     pub fn build(src: &AlertSource<'_>) -> Self {
-        let excerpt = src.texts.map(|(old, new)| excerpt(old, new));
+        // Null when the texts are the same (an edit of the byline or date alone).
+        let excerpt = src
+            .texts
+            .map(|(old, new)| excerpt(old, new))
+            .filter(|e| !e.lines.is_empty());
         let command = match (src.from, src.to) {
             (Some(from), Some(to)) => format!("stet diff {} --from {from} --to {to}", src.url),
             _ => format!("stet history {}", src.url),
@@ -162,6 +167,14 @@ impl Alert {
         format!("[stet] {}: {}", self.what(), self.name())
     }
 
+    /// What `detail` is: why a page is gone, or what else changed in an edit.
+    fn detail_label(&self) -> &'static str {
+        match self.event {
+            CheckKind::Edited | CheckKind::Restored => "Changed",
+            _ => "Reason",
+        }
+    }
+
     /// The plain-text message: e-mail body, ntfy body, command logs.
     pub fn text(&self) -> String {
         let mut out = format!(
@@ -172,7 +185,7 @@ impl Alert {
             self.detected_at
         );
         if let Some(detail) = &self.detail {
-            out.push_str(&format!("Reason: {detail}\n"));
+            out.push_str(&format!("{}: {detail}\n", self.detail_label()));
         }
         if let Some(ex) = &self.excerpt {
             out.push_str(&format!(
@@ -200,7 +213,11 @@ impl Alert {
             esc(&self.detected_at)
         );
         if let Some(detail) = &self.detail {
-            out.push_str(&format!("<p>Reason: {}</p>\n", esc(detail)));
+            out.push_str(&format!(
+                "<p>{}: {}</p>\n",
+                self.detail_label(),
+                esc(detail)
+            ));
         }
         if let Some(ex) = &self.excerpt {
             out.push_str(&format!(
@@ -498,6 +515,26 @@ mod tests {
             detected_at: "2026-11-27T10:00:00.000Z",
             texts,
         }
+    }
+
+    #[test]
+    fn a_metadata_edit_says_what_changed_without_an_empty_excerpt() {
+        let mut src = source(CheckKind::Edited, Some((OLD, OLD)));
+        src.significance = Some(Significance::Metadata);
+        src.detail = Some("byline \u{201c}Jane Roe\u{201d} \u{2192} \u{201c}John Doe\u{201d}");
+        let alert = Alert::build(&src);
+        assert_eq!(alert.excerpt, None);
+        assert!(
+            alert.what().starts_with("Edited (metadata), v1"),
+            "{}",
+            alert.what()
+        );
+        let text = alert.text();
+        assert!(
+            text.contains("Changed: byline \u{201c}Jane Roe\u{201d}"),
+            "{text}"
+        );
+        assert!(!text.contains("What changed"), "{text}");
     }
 
     #[test]

@@ -368,7 +368,7 @@ pub async fn probe_sinks(config: &Config) {
         let target = match entry.kind {
             SinkKind::Email => entry.smtp_host.clone().unwrap_or_default(),
             SinkKind::Command => entry.command.first().cloned().unwrap_or_default(),
-            _ => entry.url.clone().unwrap_or_default(),
+            _ => crate::secret::redact_url(entry.url.as_deref().unwrap_or_default(), true),
         };
         let result = match entry.kind {
             SinkKind::Email => email::probe(entry).await,

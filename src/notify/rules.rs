@@ -133,10 +133,12 @@ pub fn check_sink(entry: &AlertEntry) -> Result<(), String> {
             .url
             .as_deref()
             .ok_or_else(|| format!("a {} sink needs `url`", entry.kind.as_str()))?;
-        let parsed = url::Url::parse(url).map_err(|e| format!("bad url {url:?}: {e}"))?;
+        // The URL may hold a token: errors show it redacted.
+        let shown = crate::secret::redact_url(url, true);
+        let parsed = url::Url::parse(url).map_err(|e| format!("bad url {shown:?}: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
             return Err(format!(
-                "bad url {url:?}: must be an http(s) URL with a host"
+                "bad url {shown:?}: must be an http(s) URL with a host"
             ));
         }
     } else if entry.url.is_some() {

@@ -8,13 +8,20 @@ use super::{
     AlertCount, BlobRow, Db, DueAlert, EventCheckRow, FeedRow, ImportError, LedgerRow, OutboxRow,
     Result, Store, VersionRow,
 };
+use super::{
+    ChangeItem, ChangeQuery, LedgerPosition, SearchHit, SearchQuery, StoreError, StoredCheckpoint,
+    UnparsedBody, VerificationRun, WatchListItem, WatchListPage, WatchQuery, WitnessState,
+};
 use super::{CheckRecord, CheckRow, CheckTarget, EventRow, Recorded, Version, VersionMeta};
 use super::{WatchPage, WatchSummary, batch::SqliteBatch, pg::PgBatch};
 use crate::classify::WatchState;
 use crate::fetch::Validators;
 use crate::ledger::{Entry, ExportLine, Head};
+use crate::model::Sha256Hash;
 use crate::model::{BodyHash, ContentHash, VersionSeq, WatchId};
 use crate::notify::AlertRoute;
+use std::collections::HashMap;
+use std::path::Path;
 
 /// Hands a call to the backend: `on!` for `&self` methods, `on_mut!` for `&mut self` ones.
 macro_rules! on {
@@ -303,6 +310,200 @@ impl Store {
     pub fn alert_counts(&self) -> Result<Vec<AlertCount>> {
         on!(self.alert_counts())
     }
+
+    /// One page of the watch list. Pages are cut by keyset (the sort key and the id of the last
+    /// row), so the thousandth page costs what the first does.
+    pub fn watch_list_page(&self, q: &WatchQuery) -> Result<WatchListPage> {
+        on!(self.watch_list_page(q))
+    }
+
+    /// One watch as the list shows it, removed or not.
+    pub fn watch_item(&self, id: WatchId) -> Result<Option<WatchListItem>> {
+        on!(self.watch_item(id))
+    }
+
+    /// Every host watched, with its number of active watches, for the list's filter.
+    pub fn watch_hosts(&self) -> Result<Vec<(String, i64)>> {
+        on!(self.watch_hosts())
+    }
+
+    /// Edits, deletions and restorations across the archive (or of one watch).
+    pub fn changes(&self, q: &ChangeQuery) -> Result<Vec<ChangeItem>> {
+        on!(self.changes(q))
+    }
+
+    /// The first version of a watch whose canonical text has this hash.
+    pub fn version_by_hash(
+        &self,
+        watch: WatchId,
+        hash: &ContentHash,
+    ) -> Result<Option<VersionSeq>> {
+        on!(self.version_by_hash(watch, hash))
+    }
+
+    /// The version in force at `at` (RFC 3339): the last captured at or before it, or else the
+    /// first one (Memento's TimeGate answers the closest memento).
+    pub fn version_at(&self, watch: WatchId, at: &str) -> Result<Option<VersionSeq>> {
+        on!(self.version_at(watch, at))
+    }
+
+    /// Where a version's own entry is in the ledger.
+    pub fn version_ledger_position(
+        &self,
+        watch: WatchId,
+        seq: VersionSeq,
+    ) -> Result<Option<LedgerPosition>> {
+        on!(self.version_ledger_position(watch, seq))
+    }
+
+    /// Records one run of `stet verify`, for the integrity page.
+    pub fn record_verification(&self, run: &VerificationRun) -> Result<()> {
+        on!(self.record_verification(run))
+    }
+
+    /// The latest run of `stet verify`, if any.
+    pub fn last_verification(&self) -> Result<Option<VerificationRun>> {
+        on!(self.last_verification())
+    }
+
+    /// How many active watches, versions and events the archive holds.
+    pub fn archive_counts(&self) -> Result<(i64, i64, i64)> {
+        on!(self.archive_counts())
+    }
+
+    /// Adds the versions stored since the last run to the full-text index (at most `batch` of
+    /// them); returns how many were added. Cheap when the index is up to date.
+    pub fn index_search(&self, batch: usize) -> Result<usize> {
+        on!(self.index_search(batch))
+    }
+
+    /// Articles whose versions contain the words, best match first.
+    pub fn search(&self, q: &SearchQuery) -> Result<Vec<SearchHit>> {
+        on!(self.search(q))
+    }
+
+    /// The bodies kept unparsed for a watch, oldest first.
+    pub fn unparsed_bodies(&self, watch: WatchId) -> Result<Vec<UnparsedBody>> {
+        on!(self.unparsed_bodies(watch))
+    }
+
+    /// Moves every pending due time of watches and feeds by `secs` (negative: earlier), in one
+    /// transaction. Returns how many watches and feeds were moved.
+    pub fn shift_due_times(&mut self, secs: i64) -> Result<usize> {
+        on_mut!(self.shift_due_times(secs))
+    }
+
+    /// Writes a consistent copy of the SQLite database this connection has open to `to`, which
+    /// must not exist. A PostgreSQL archive has no file of its own to copy: its operators' own
+    /// backups (pg_dump, base backups) do that.
+    pub fn copy_to(&self, to: &Path) -> Result<()> {
+        match &self.db {
+            Db::Sqlite(s) => s.copy_to(to),
+            Db::Postgres(_) => Err(StoreError::Corrupt(
+                "a PostgreSQL archive is not a file to copy (use pg_dump)".into(),
+            )),
+        }
+    }
+
+    /// The Merkle leaves of the ledger: each entry's encoding, in order of seq. Fails on an
+    /// entry whose stored fields do not parse (`verify` names it).
+    pub fn ledger_leaves(&self) -> Result<Vec<Vec<u8>>> {
+        self.ledger_rows()?
+            .into_iter()
+            .map(|row| {
+                row.entry
+                    .map(|e| crate::ledger::encode(e.seq, &e.prev_hash, &e.body))
+                    .map_err(|why| StoreError::Corrupt(format!("ledger entry {}: {why}", row.seq)))
+            })
+            .collect()
+    }
+
+    /// The seqs of the entries that record versions row `id`: its `version` entry first, then
+    /// any `attest:version` entry.
+    pub fn version_entry_seqs(&self, id: i64) -> Result<Vec<i64>> {
+        on!(self.version_entry_seqs(id))
+    }
+
+    /// The URL of a watch, as stored, and the versions row id of its version `seq`.
+    pub fn version_row(&self, watch: WatchId, seq: VersionSeq) -> Result<Option<(String, i64)>> {
+        on!(self.version_row(watch, seq))
+    }
+
+    /// The id of version `seq` of the watch with this URL.
+    pub fn version_id(&self, url: &str, seq: VersionSeq) -> Result<Option<i64>> {
+        on!(self.version_id(url, seq))
+    }
+
+    /// Every versions row's metadata columns, as an entry commits to them, by row id.
+    pub fn version_meta_rows(&self) -> Result<HashMap<i64, Vec<Option<String>>>> {
+        on!(self.version_meta_rows())
+    }
+
+    /// Every events row's detail columns, as an entry commits to them, by row id.
+    pub fn event_meta_rows(&self) -> Result<HashMap<i64, Vec<Option<String>>>> {
+        on!(self.event_meta_rows())
+    }
+
+    /// Calls `f` with every chunk's key, recorded size and actual uncompressed size (or why it
+    /// cannot be read).
+    pub fn scan_chunk_sizes(
+        &self,
+        f: impl FnMut(&str, i64, std::result::Result<u64, String>),
+    ) -> Result<()> {
+        on!(self.scan_chunk_sizes(f))
+    }
+
+    /// Stores a newly signed checkpoint; returns its id.
+    pub fn save_checkpoint(
+        &self,
+        tree_size: u64,
+        root: &Sha256Hash,
+        note: &str,
+        at: &str,
+    ) -> Result<i64> {
+        on!(self.save_checkpoint(tree_size, root, note, at))
+    }
+
+    /// Records what the timestamp authority answered for checkpoint `id`.
+    pub fn set_checkpoint_timestamp(
+        &self,
+        id: i64,
+        tsa_url: &str,
+        token: std::result::Result<&[u8], &str>,
+    ) -> Result<()> {
+        on!(self.set_checkpoint_timestamp(id, tsa_url, token))
+    }
+
+    /// Replaces checkpoint `id`'s note (with the witnesses' cosignature lines added).
+    pub fn set_checkpoint_note(&self, id: i64, note: &str) -> Result<()> {
+        on!(self.set_checkpoint_note(id, note))
+    }
+
+    /// The latest published checkpoint, if any.
+    pub fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        on!(self.latest_checkpoint())
+    }
+
+    /// What witness `url` last accepted.
+    pub fn witness_state(&self, url: &str) -> Result<Option<WitnessState>> {
+        on!(self.witness_state(url))
+    }
+
+    /// Records that witness `url` accepted the tree of `tree_size` leaves with `root`.
+    pub fn set_witness_accepted(
+        &self,
+        url: &str,
+        tree_size: u64,
+        root: &Sha256Hash,
+        at: &str,
+    ) -> Result<()> {
+        on!(self.set_witness_accepted(url, tree_size, root, at))
+    }
+
+    /// Records that witness `url` refused or could not be reached.
+    pub fn set_witness_error(&self, url: &str, error: &str, at: &str) -> Result<()> {
+        on!(self.set_witness_error(url, error, at))
+    }
 }
 
 /// One open transaction of check outcomes. Dropped without [`Batch::commit`], it rolls back.
@@ -345,6 +546,21 @@ impl Batch<'_> {
         match &mut self.0 {
             BatchKind::Sqlite(b) => b.defer(watch, next_check_at),
             BatchKind::Postgres(b, _) => b.defer(watch, next_check_at),
+        }
+    }
+
+    /// Keeps the raw body of a page that was not parsed, in this batch's transaction.
+    pub fn keep_unparsed(
+        &self,
+        watch: WatchId,
+        at: &str,
+        hash: &BodyHash,
+        raw: &[u8],
+        reason: &str,
+    ) -> Result<()> {
+        match &self.0 {
+            BatchKind::Sqlite(b) => b.keep_unparsed(watch, at, hash, raw, reason),
+            BatchKind::Postgres(b, _) => b.keep_unparsed(watch, at, hash, raw, reason),
         }
     }
 

@@ -6,10 +6,10 @@
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::blobs::{PackedBody, insert_blob, insert_packed};
-use super::{Result, Sqlite, StoreError, compress_text, ledger, outbox};
+use super::{Result, Sqlite, StoreError, compress_text, ledger, outbox, proofs};
 use crate::classify::{Decision, Latest, Metadata, WatchState};
 use crate::fetch::Validators;
-use crate::ledger::{EntryBody, EntryKind};
+use crate::ledger::EntryKind;
 use crate::model::{
     BodyHash, CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchId,
 };
@@ -191,18 +191,7 @@ impl SqliteBatch<'_> {
                     text,
                 ],
             )?;
-            ledger::append(
-                tx,
-                EntryBody {
-                    kind: EntryKind::Version,
-                    url: watch_url(tx, watch)?,
-                    version: Some(VersionSeq(seq)),
-                    at: rec.at.to_string(),
-                    content_hash: Some(capture.content_hash),
-                    body_hash: Some(capture.body_hash),
-                },
-                tx.last_insert_rowid(),
-            )?;
+            proofs::append_version(tx, tx.last_insert_rowid())?;
             current = Some((seq, capture.content_hash));
         }
         let version_seq = current.map(|(s, _)| s);
@@ -227,20 +216,7 @@ impl SqliteBatch<'_> {
                 ],
             )?;
             let event_id = tx.last_insert_rowid();
-            if let Some(kind) = EntryKind::of_event(d.kind) {
-                ledger::append(
-                    tx,
-                    EntryBody {
-                        kind,
-                        url: watch_url(tx, watch)?,
-                        version: version_seq.map(VersionSeq),
-                        at: rec.at.to_string(),
-                        content_hash: None,
-                        body_hash: None,
-                    },
-                    event_id,
-                )?;
-            }
+            proofs::append_event(tx, event_id)?;
             outbox::enqueue(tx, self.alert_routes, event_id, rec.at)?;
         }
         let folded = d.kind == CheckKind::Unchanged
@@ -293,12 +269,4 @@ impl SqliteBatch<'_> {
     pub fn commit(self) -> Result<()> {
         Ok(self.tx.commit()?)
     }
-}
-
-fn watch_url(tx: &Transaction<'_>, watch: i64) -> Result<String> {
-    Ok(
-        tx.query_row("SELECT url FROM watches WHERE id = ?1", [watch], |r| {
-            r.get(0)
-        })?,
-    )
 }

@@ -17,8 +17,8 @@ const CHUNK_MIN: u32 = 4 * 1024;
 const CHUNK_AVG: u32 = 16 * 1024;
 const CHUNK_MAX: u32 = 64 * 1024;
 
-/// A raw body cut into chunks and compressed, ready for [`crate::store::Batch::record`]; prepared off the
-/// writer thread so that the one writer only inserts rows.
+/// A raw body cut into chunks and compressed, ready for [`Batch::record`](super::Batch::record);
+/// prepared off the writer thread so that the one writer only inserts rows.
 #[derive(Debug, Clone)]
 pub struct PackedBody {
     pub(super) chunks: Vec<PackedChunk>,

@@ -22,23 +22,40 @@ pub(super) fn append(conn: &Connection, body: EntryBody, row_id: i64) -> Result<
     let prev = last(conn)?;
     let entry = Entry::chain(prev, body);
     let b = &entry.body;
-    conn.execute(
-        "INSERT INTO ledger (seq, kind, watch_url, version_seq, at, content_hash, body_hash,
-            prev_hash, hash, row_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![
-            entry.seq,
-            b.kind.as_str(),
-            b.url,
-            b.version.map(|v| v.0),
-            b.at,
-            b.content_hash.map(|h| h.to_hex()),
-            b.body_hash.map(|h| h.to_hex()),
-            entry.prev_hash.to_hex(),
-            entry.hash.to_hex(),
-            row_id,
-        ],
-    )?;
+    let common = params![
+        entry.seq,
+        b.kind.as_str(),
+        b.url,
+        b.version.map(|v| v.0),
+        b.at,
+        b.content_hash.map(|h| h.to_hex()),
+        b.body_hash.map(|h| h.to_hex()),
+        entry.prev_hash.to_hex(),
+        entry.hash.to_hex(),
+        row_id,
+    ];
+    match &b.meta {
+        // Without metadata, the statement of the ledger's first schema: the upgrade that
+        // gives an old archive its entries runs before the `meta` column exists.
+        None => conn.execute(
+            "INSERT INTO ledger (seq, kind, watch_url, version_seq, at, content_hash, body_hash,
+                prev_hash, hash, row_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            common,
+        )?,
+        Some(meta) => {
+            let meta = serde_json::to_string(meta)
+                .map_err(|e| StoreError::Corrupt(format!("cannot encode metadata: {e}")))?;
+            let mut values: Vec<&dyn rusqlite::ToSql> = common.to_vec();
+            values.push(&meta);
+            conn.execute(
+                "INSERT INTO ledger (seq, kind, watch_url, version_seq, at, content_hash,
+                    body_hash, prev_hash, hash, row_id, meta)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                values.as_slice(),
+            )?
+        }
+    };
     Ok(entry)
 }
 
@@ -66,6 +83,7 @@ pub(super) fn append_watch(conn: &Connection, kind: EntryKind, id: i64, at: &str
             at: at.to_string(),
             content_hash: None,
             body_hash: None,
+            meta: None,
         },
         id,
     )?;
@@ -120,6 +138,7 @@ pub(super) fn backfill(tx: &rusqlite::Transaction<'_>) -> rusqlite_migration::Ho
                     at,
                     content_hash: Some(parse(content)?),
                     body_hash: Some(parse(body)?),
+                    meta: None,
                 };
                 append(tx, body, id).map_err(hook)?;
             }
@@ -146,6 +165,7 @@ pub(super) fn backfill(tx: &rusqlite::Transaction<'_>) -> rusqlite_migration::Ho
                     at,
                     content_hash: None,
                     body_hash: None,
+                    meta: None,
                 };
                 append(tx, body, id).map_err(hook)?;
             }
@@ -203,7 +223,7 @@ impl Sqlite {
     pub fn ledger_rows(&self) -> Result<Vec<LedgerRow>> {
         let mut stmt = self.conn.prepare(
             "SELECT seq, kind, watch_url, version_seq, at, content_hash, body_hash, prev_hash,
-                    hash, row_id
+                    hash, row_id, meta
              FROM ledger ORDER BY seq",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -216,6 +236,7 @@ impl Sqlite {
             let url: String = r.get(2)?;
             let version: Option<i64> = r.get(3)?;
             let at: String = r.get(4)?;
+            let meta: Option<String> = r.get(10)?;
             let entry = (|| -> std::result::Result<Entry, String> {
                 Ok(Entry {
                     seq,
@@ -226,6 +247,11 @@ impl Sqlite {
                         at,
                         content_hash: content.map(|h| h.parse()).transpose()?,
                         body_hash: body.map(|h| h.parse()).transpose()?,
+                        meta: meta
+                            .map(|m| {
+                                serde_json::from_str(&m).map_err(|e| format!("bad metadata: {e}"))
+                            })
+                            .transpose()?,
                     },
                     prev_hash: prev.parse()?,
                     hash: hash.parse()?,
@@ -349,7 +375,9 @@ impl Sqlite {
                 event: None,
             };
             match line.entry.body.kind {
-                EntryKind::Version => line.version = Some(self.export_version(row.row_id)?),
+                EntryKind::Version | EntryKind::AttestVersion => {
+                    line.version = Some(self.export_version(row.row_id)?)
+                }
                 EntryKind::WatchAdded | EntryKind::WatchRemoved => {
                     let origin: String = self
                         .conn
@@ -497,6 +525,36 @@ impl Sqlite {
                         params![id, e.body.at],
                     )?;
                     id
+                }
+                EntryKind::AttestVersion => {
+                    let watch = watch_id(&tx, url).map_err(|m| fail(m.to_string()))?;
+                    let seq = e.body.version.map_or(0, |v| v.0);
+                    tx.query_row(
+                        "SELECT id FROM versions WHERE watch_id = ?1 AND seq = ?2",
+                        params![watch, seq],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .ok_or_else(|| {
+                        fail(format!("an attestation of v{seq}, which is not imported"))
+                    })?
+                }
+                EntryKind::AttestEvent => {
+                    let watch = watch_id(&tx, url).map_err(|m| fail(m.to_string()))?;
+                    let kind = e
+                        .body
+                        .meta
+                        .as_ref()
+                        .and_then(|m| m.first().cloned().flatten())
+                        .unwrap_or_default();
+                    tx.query_row(
+                        "SELECT id FROM events WHERE watch_id = ?1 AND kind = ?2 AND at = ?3
+                           AND version_seq IS ?4 ORDER BY id LIMIT 1",
+                        params![watch, kind, e.body.at, e.body.version.map(|v| v.0)],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .ok_or_else(|| fail("an attestation of an event that is not imported".into()))?
                 }
                 EntryKind::Version => {
                     let v = line

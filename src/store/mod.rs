@@ -12,19 +12,29 @@
 //! in one submodule per concern: `watches` (the watch list and due targets), `feeds` (feeds and
 //! their polls), `versions` (reading versions, events and checks), `batch` (recording check
 //! outcomes), `deferred` (a check not made: only the due time moves), `blobs` (chunk packing,
-//! compression, bodies), `listing` (the watch list by pages), `ledger` and `outbox`.
-//! PostgreSQL's is in `pg`; page-body chunks may live in S3-compatible storage (`s3`).
+//! compression, bodies), `listing` (the watch list by pages), `ledger`, `outbox`, `proofs`
+//! (checkpoints and witnesses), and for the web interface `pages` (paged watch list, changes,
+//! Memento lookups, verification runs), `search` (the full-text index), `unparsed` (bodies kept
+//! without a version: too complex to parse), `clock` (due times moved after a clock jump) and
+//! `rescue` (a copy of an archive whose file was removed). PostgreSQL's is in `pg`; page-body
+//! chunks may live in S3-compatible storage (`s3`).
 
 mod api;
 mod batch;
 mod blobs;
+mod clock;
 mod deferred;
 mod feeds;
 mod ledger;
 mod listing;
 mod outbox;
+mod pages;
 mod pg;
+mod proofs;
+mod rescue;
 mod s3;
+mod search;
+mod unparsed;
 mod versions;
 mod watches;
 
@@ -36,8 +46,15 @@ pub use feeds::FeedRow;
 pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
 pub use listing::WatchPage;
 pub use outbox::{AlertCount, DueAlert, OutboxRow};
+pub use pages::{
+    ChangeItem, ChangeQuery, LedgerPosition, VerificationRun, WatchListItem, WatchListPage,
+    WatchQuery, WatchSort,
+};
 pub use pg::DEFAULT_LEASE;
+pub use proofs::{StoredCheckpoint, WitnessState};
 pub use s3::BlobsConfig;
+pub use search::{MATCH_END, MATCH_START, SearchHit, SearchQuery};
+pub use unparsed::UnparsedBody;
 pub use versions::{CheckRow, EventRow, Version, VersionMeta};
 pub use watches::{CheckTarget, WatchSummary};
 
@@ -57,8 +74,15 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_schedule_feeds.sql"),
     include_str!("../../migrations/0003_ledger.sql"),
     include_str!("../../migrations/0004_outbox.sql"),
+    include_str!("../../migrations/0007_robust.sql"),
+    PROOFS_SQL,
+    include_str!("../../migrations/0009_search.sql"),
     include_str!("../../migrations/0011_scale.sql"),
 ];
+
+/// `0008_ledger_proofs.sql`, which also writes an attestation entry for every version and event
+/// an archive already holds. Found by its text, wherever later migrations put it in the list.
+const PROOFS_SQL: &str = include_str!("../../migrations/0008_ledger_proofs.sql");
 
 /// The index in [`MIGRATIONS`] of `0003_ledger.sql`, which also writes the entries of the rows an
 /// archive already holds.
@@ -105,6 +129,8 @@ pub enum StoreError {
     Closed,
     #[error("corrupt archive: {0}")]
     Corrupt(String),
+    #[error("invalid page cursor {0:?}")]
+    BadCursor(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -251,10 +277,24 @@ impl Sqlite {
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(open_err)?;
-        // journal_mode answers with a row, so it is read rather than executed.
-        let _: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(open_err)?;
+        // journal_mode answers with a row, so it is read rather than executed. Switching a new
+        // file to WAL needs a lock that SQLite does not wait for (no busy handler): while another
+        // process creates the same archive it answers "database is locked" at once, so it is
+        // asked again for a while.
+        let mut attempt = 0;
+        loop {
+            match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+                Ok(_) => break,
+                Err(e)
+                    if attempt < 100
+                        && e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+                {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return Err(open_err(e)),
+            }
+        }
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(open_err)?;
         let migrations = Migrations::new(
@@ -263,6 +303,7 @@ impl Sqlite {
                 .enumerate()
                 .map(|(i, sql)| match i {
                     LEDGER_MIGRATION => M::up_with_hook(sql, ledger::backfill),
+                    _ if *sql == PROOFS_SQL => M::up_with_hook(sql, proofs::attest),
                     _ => M::up(sql),
                 })
                 .collect(),

@@ -236,3 +236,99 @@ fn check_of_a_new_url_adds_it_and_exits_zero_even_when_it_fails() {
     );
     assert_eq!(json_lines(&stet.ok(&["watch", "list", "--json"])).len(), 1);
 }
+
+/// The column where `name` starts in the header line, and every row's cell in that column.
+fn column_starts(table: &str, name: &str, rows: &[&str]) -> (usize, Vec<usize>) {
+    let header = table
+        .lines()
+        .find(|l| l.contains("EVENT") && l.contains("VERSION"))
+        .unwrap_or_else(|| panic!("no header in {table:?}"));
+    let at = |line: &str, needle: &str| {
+        line.find(needle)
+            .map(|byte| line[..byte].chars().count())
+            .unwrap_or(usize::MAX)
+    };
+    let header_at = at(header, name);
+    let version_cell = regex::Regex::new(r"\sv\d").unwrap();
+    let starts = table
+        .lines()
+        .filter(|l| rows.iter().any(|r| l.contains(r)))
+        .map(|l| {
+            version_cell
+                .find(l)
+                .map(|m| l[..m.start() + 1].chars().count())
+                .unwrap_or(usize::MAX)
+        })
+        .collect();
+    (header_at, starts)
+}
+
+fn strip_ansi(s: &str) -> String {
+    let re = regex::Regex::new("\u{1b}\\[[0-9;]*m").unwrap();
+    re.replace_all(s, "").replace('\r', "")
+}
+
+#[test]
+fn history_event_column_lines_up_on_a_terminal_and_off_it() {
+    let site = Site::start();
+    let stet = Stet::new("", "[detect]\ngone_after = 1");
+    let url = site.url("/story");
+    site.set(
+        "/story",
+        Route::html(article_page("Bridge to close", PARAS)),
+    );
+    stet.check_one(&url);
+    let edited = PARAS[1].replace("40,000", "25,000");
+    site.set(
+        "/story",
+        Route::html(article_page(
+            "Bridge to close",
+            &[PARAS[0], &edited, PARAS[2]],
+        )),
+    );
+    stet.check_one(&url);
+    site.set("/story", Route::status(404, "gone"));
+    stet.check_one(&url);
+    let kinds = ["captured", "edited", "deleted"];
+
+    // Off a terminal, with colors allowed: no codes, and EVENT as wide as its longest word.
+    let out = stet
+        .command()
+        .env_remove("NO_COLOR")
+        .args(["history", &url])
+        .output()
+        .unwrap();
+    let plain = String::from_utf8(out.stdout).unwrap();
+    assert!(!plain.contains('\u{1b}'), "{plain:?}");
+    let (version_at, rows) = column_starts(&plain, "VERSION", &kinds);
+    assert_eq!(rows, vec![version_at; 3], "VERSION lines up:\n{plain}");
+    let (event_at, _) = column_starts(&plain, "EVENT", &kinds);
+    assert!(
+        version_at - event_at <= "captured".len() + 3,
+        "the EVENT column keeps no width for color codes:\n{plain}"
+    );
+
+    // On a terminal (a pseudo-terminal from `script`): colored, and still aligned.
+    let command = format!(
+        "stty cols 200 rows 50; {} --config {} history {url}",
+        env!("CARGO_BIN_EXE_stet"),
+        stet.config_path().display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm-256color")
+        .output()
+        .expect("script (util-linux) runs");
+    let raw = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(raw.contains('\u{1b}'), "colored on a terminal: {raw:?}");
+    let shown = strip_ansi(&raw);
+    let (version_at, rows) = column_starts(&shown, "VERSION", &kinds);
+    assert_eq!(
+        rows,
+        vec![version_at; 3],
+        "VERSION lines up on a terminal:\n{shown}"
+    );
+    let (event_at, _) = column_starts(&shown, "EVENT", &kinds);
+    assert!(version_at - event_at <= "captured".len() + 3, "{shown}");
+}

@@ -3,14 +3,21 @@
 mod alerts;
 mod cli;
 mod detection;
+mod faults;
+mod hostile;
 mod ledger;
 mod lifecycle;
 mod metadata;
 mod pipes;
 mod politeness;
+mod proofs;
+mod props;
 mod robustness;
+mod secrets;
 mod service;
 mod site;
+mod web;
+mod web_archive;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,7 +1,8 @@
 //! The Debian package, as a user gets it: built by `packaging/build-deb` (cargo-deb) from the
 //! binary `cargo test` already built, installed with `dpkg -i` into a fresh root, then used:
 //! `stet --version`, `man -l` of its page, the bash completion, `systemd-analyze verify` of its
-//! unit, and `dpkg -r` / `dpkg -P`, which must leave the archive in `/var/lib/stet`.
+//! unit, stet inside the root with no flags (the packaged config puts the archive in the
+//! unit's StateDirectory), and `dpkg -r` / `dpkg -P`, which must leave that archive in place.
 //!
 //! Needs root (dpkg runs the maintainer scripts in a chroot), dpkg, man, bash, systemd-analyze
 //! and cargo-deb (`.ci/test-deps` installs what is missing). Without them it says what is
@@ -58,8 +59,8 @@ fn missing() -> Option<String> {
     (!lacking.is_empty()).then(|| lacking.join(", "))
 }
 
-/// A root that dpkg can install into: its empty database, the shell (with the libraries it
-/// links) that runs the maintainer scripts inside the chroot, and what `systemd-analyze
+/// A root that dpkg can install into: its empty database, the shell that runs the maintainer
+/// scripts inside the chroot, the libraries it and stet link, and what `systemd-analyze
 /// verify` looks for there besides the package (`/bin/kill`, systemd's targets).
 fn fresh_root(root: &Path) {
     for dir in [
@@ -73,21 +74,27 @@ fn fresh_root(root: &Path) {
     }
     std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
     std::fs::write(root.join("var/lib/dpkg/available"), "").unwrap();
-    let ldd = stdout(Command::new("ldd").arg("/bin/sh"));
-    let libs = ldd
+    // The libraries of the shell and of stet, so both run inside the root.
+    let ldd = stdout(
+        Command::new("ldd")
+            .arg("/bin/sh")
+            .arg(env!("CARGO_BIN_EXE_stet")),
+    );
+    let mut libs: Vec<String> = ldd
         .split_whitespace()
-        .filter(|w| w.starts_with('/'))
-        .map(str::to_string);
+        .filter(|w| w.starts_with("/lib") || w.starts_with("/usr/lib"))
+        .map(|w| w.trim_end_matches(':').to_string())
+        .collect();
+    libs.sort();
+    libs.dedup();
     // What a base system provides that the unit names: /bin/kill, and systemd's targets.
     let targets = std::fs::read_dir("/usr/lib/systemd/system")
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "target"))
         .map(|p| p.display().to_string());
-    for file in libs
-        .chain(["/bin/sh".into(), "/bin/kill".into()])
-        .chain(targets)
-    {
+    let programs = ["/bin/sh".to_string(), "/bin/kill".to_string()];
+    for file in libs.into_iter().chain(programs).chain(targets) {
         let to = root.join(file.trim_start_matches('/'));
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(&file, &to).unwrap_or_else(|e| panic!("copy {file}: {e}"));
@@ -332,9 +339,26 @@ fn the_debian_package_installs_works_and_removes_keeping_the_archive() {
                 .env_remove("STET_CONFIG"),
         )
     };
-    with_db(
-        &installed,
-        &["watch", "add", "https://news.example.org/kept"],
+    // Inside the root, as a user of the installed package types it: no --config, no --db.
+    let chrooted = |args: &[&str]| {
+        stdout(
+            Command::new("chroot")
+                .arg(&root)
+                .arg("/usr/bin/stet")
+                .args(args)
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+        )
+    };
+    let first = chrooted(&["check"]);
+    assert!(
+        first.contains("nothing to check") && first.contains("`stet watch add URL`"),
+        "the first run names the command to type: {first}"
+    );
+    chrooted(&["watch", "add", "https://news.example.org/kept"]);
+    assert!(
+        private.join("stet.db").exists(),
+        "/etc/stet/stet.toml puts the archive in the StateDirectory"
     );
 
     // dpkg -r removes the program, keeps the conffile and the archive.

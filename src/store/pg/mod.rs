@@ -9,8 +9,11 @@
 
 mod archive;
 mod outbox;
+mod pages;
+mod proofs;
 mod record;
 mod scan;
+mod search;
 
 pub(super) use record::PgBatch;
 
@@ -26,10 +29,24 @@ use crate::ledger::{Entry, EntryBody, EntryKind};
 use crate::model::Sha256Hash;
 
 /// The schema, one plain SQL file per step, applied in order and recorded by name.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_archive",
-    include_str!("../../../migrations/postgres/0001_archive.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_archive",
+        include_str!("../../../migrations/postgres/0001_archive.sql"),
+    ),
+    (
+        "0002_robust",
+        include_str!("../../../migrations/postgres/0002_robust.sql"),
+    ),
+    (
+        "0003_ledger_proofs",
+        include_str!("../../../migrations/postgres/0003_ledger_proofs.sql"),
+    ),
+    (
+        "0004_search",
+        include_str!("../../../migrations/postgres/0004_search.sql"),
+    ),
+];
 
 /// The advisory lock every write transaction takes first: the ledger is one chain, so its
 /// appends are serialised across workers (and migrations wait for each other).
@@ -155,10 +172,16 @@ pub(super) fn append(tx: &mut impl GenericClient, body: EntryBody, row_id: i64) 
     let prev = last(tx)?;
     let entry = Entry::chain(prev, body);
     let b = &entry.body;
+    let meta = b
+        .meta
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode metadata: {e}")))?;
     tx.execute(
         "INSERT INTO ledger (seq, kind, watch_url, version_seq, at, content_hash, body_hash,
-            prev_hash, hash, row_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            prev_hash, hash, row_id, meta)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         &[
             &entry.seq,
             &b.kind.as_str(),
@@ -170,6 +193,7 @@ pub(super) fn append(tx: &mut impl GenericClient, body: EntryBody, row_id: i64) 
             &entry.prev_hash.to_hex(),
             &entry.hash.to_hex(),
             &row_id,
+            &meta,
         ],
     )?;
     Ok(entry)
@@ -207,6 +231,7 @@ pub(super) fn append_watch(
             at: at.to_string(),
             content_hash: None,
             body_hash: None,
+            meta: None,
         },
         id,
     )?;

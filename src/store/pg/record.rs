@@ -5,9 +5,9 @@ use std::cell::RefCell;
 
 use postgres::GenericClient;
 
-use super::{Pg, WRITE_LOCK, append, append_watch, blocking, parse, worker_id};
+use super::{Pg, WRITE_LOCK, append_watch, blocking, parse, worker_id};
 use crate::classify::{Latest, Metadata, WatchState};
-use crate::ledger::{EntryBody, EntryKind};
+use crate::ledger::EntryKind;
 use crate::model::{BodyHash, CheckKind, ContentHash, Significance, VersionSeq, WatchId};
 use crate::notify::AlertRoute;
 use crate::store::blobs::{PackedBody, compress, decompress_chunks};
@@ -152,16 +152,31 @@ pub(super) fn insert_body(
     Ok(())
 }
 
-fn watch_url(tx: &mut impl GenericClient, watch: i64) -> Result<String> {
-    Ok(tx
-        .query_one("SELECT url FROM watches WHERE id = $1", &[&watch])?
-        .try_get(0)?)
-}
-
 impl PgBatch<'_> {
     fn with<T>(&self, f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut tx = self.tx.borrow_mut();
         blocking(|| f(&mut tx))
+    }
+
+    /// Keeps the raw body of a page that was not parsed, in this batch's transaction.
+    pub(in crate::store) fn keep_unparsed(
+        &self,
+        watch: WatchId,
+        at: &str,
+        hash: &BodyHash,
+        raw: &[u8],
+        reason: &str,
+    ) -> Result<()> {
+        let bucket = self.blobs;
+        self.with(|tx| {
+            insert_body(tx, bucket, hash, raw, None)?;
+            tx.execute(
+                "INSERT INTO unparsed_bodies (watch_id, at, body_hash, reason)
+                 VALUES ($1, $2, $3, $4)",
+                &[&watch.0, &at, &hash.to_hex(), &reason],
+            )?;
+            Ok(())
+        })
     }
 
     pub(in crate::store) fn state(&self, watch: WatchId) -> Result<WatchState> {
@@ -280,19 +295,7 @@ impl PgBatch<'_> {
                         ],
                     )?
                     .try_get(0)?;
-                let url = watch_url(tx, watch)?;
-                append(
-                    tx,
-                    EntryBody {
-                        kind: EntryKind::Version,
-                        url,
-                        version: Some(VersionSeq(seq)),
-                        at: rec.at.to_string(),
-                        content_hash: Some(capture.content_hash),
-                        body_hash: Some(capture.body_hash),
-                    },
-                    id,
-                )?;
+                super::proofs::append_version(tx, id)?;
                 current = Some((seq, capture.content_hash));
             }
             let version_seq = current.map(|(s, _)| s);
@@ -319,21 +322,7 @@ impl PgBatch<'_> {
                         ],
                     )?
                     .try_get(0)?;
-                if let Some(kind) = EntryKind::of_event(d.kind) {
-                    let url = watch_url(tx, watch)?;
-                    append(
-                        tx,
-                        EntryBody {
-                            kind,
-                            url,
-                            version: version_seq.map(VersionSeq),
-                            at: rec.at.to_string(),
-                            content_hash: None,
-                            body_hash: None,
-                        },
-                        event_id,
-                    )?;
-                }
+                super::proofs::append_event(tx, event_id)?;
                 super::outbox::enqueue(tx, routes, event_id, rec.at)?;
             }
             let folded = d.kind == CheckKind::Unchanged

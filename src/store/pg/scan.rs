@@ -16,7 +16,7 @@ use crate::store::{
 };
 
 /// Rows fetched per round trip by the scans, which never hold the whole archive in memory.
-const SCAN_PAGE: i64 = 256;
+pub(super) const SCAN_PAGE: i64 = 256;
 
 fn ledger_row(r: &postgres::Row) -> Result<LedgerRow> {
     let seq: i64 = r.try_get(0)?;
@@ -28,6 +28,7 @@ fn ledger_row(r: &postgres::Row) -> Result<LedgerRow> {
     let body: Option<String> = r.try_get(6)?;
     let prev: String = r.try_get(7)?;
     let hash: String = r.try_get(8)?;
+    let meta: Option<String> = r.try_get(10)?;
     let entry = (|| -> std::result::Result<Entry, String> {
         Ok(Entry {
             seq,
@@ -38,6 +39,9 @@ fn ledger_row(r: &postgres::Row) -> Result<LedgerRow> {
                 at,
                 content_hash: content.map(|h| h.parse()).transpose()?,
                 body_hash: body.map(|h| h.parse()).transpose()?,
+                meta: meta
+                    .map(|m| serde_json::from_str(&m).map_err(|e| format!("bad metadata: {e}")))
+                    .transpose()?,
             },
             prev_hash: prev.parse()?,
             hash: hash.parse()?,
@@ -67,7 +71,7 @@ impl Pg {
         self.with(|c| {
             c.query(
                 "SELECT seq, kind, watch_url, version_seq, at, content_hash, body_hash,
-                        prev_hash, hash, row_id
+                        prev_hash, hash, row_id, meta
                  FROM ledger ORDER BY seq",
                 &[],
             )?
@@ -190,7 +194,9 @@ impl Pg {
                 event: None,
             };
             match line.entry.body.kind {
-                EntryKind::Version => line.version = Some(self.export_version(row.row_id)?),
+                EntryKind::Version | EntryKind::AttestVersion => {
+                    line.version = Some(self.export_version(row.row_id)?)
+                }
                 EntryKind::WatchAdded | EntryKind::WatchRemoved => {
                     let origin: String = self
                         .with(|c| {
@@ -337,6 +343,38 @@ fn import_line(
                 &[&id, &e.body.at],
             ))?;
             id
+        }
+        EntryKind::AttestVersion => {
+            let watch = watch_id(tx, url).map_err(fail)?;
+            let seq = e.body.version.map_or(0, |v| v.0);
+            tx.query_opt(
+                "SELECT id FROM versions WHERE watch_id = $1 AND seq = $2",
+                &[&watch, &seq],
+            )
+            .map_err(StoreError::from)?
+            .map(|r| r.try_get::<_, i64>(0))
+            .transpose()
+            .map_err(StoreError::from)?
+            .ok_or_else(|| fail(format!("an attestation of v{seq}, which is not imported")))?
+        }
+        EntryKind::AttestEvent => {
+            let watch = watch_id(tx, url).map_err(fail)?;
+            let kind = e
+                .body
+                .meta
+                .as_ref()
+                .and_then(|m| m.first().cloned().flatten())
+                .unwrap_or_default();
+            tx.query_opt(
+                "SELECT id FROM events WHERE watch_id = $1 AND kind = $2 AND at = $3
+                   AND version_seq IS NOT DISTINCT FROM $4 ORDER BY id LIMIT 1",
+                &[&watch, &kind, &e.body.at, &e.body.version.map(|v| v.0)],
+            )
+            .map_err(StoreError::from)?
+            .map(|r| r.try_get::<_, i64>(0))
+            .transpose()
+            .map_err(StoreError::from)?
+            .ok_or_else(|| fail("an attestation of an event that is not imported".into()))?
         }
         EntryKind::Version => {
             let v = line
