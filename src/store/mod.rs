@@ -121,7 +121,7 @@ pub enum StoreError {
         url: String,
         source: postgres::Error,
     },
-    #[error("database error: {0}")]
+    #[error("database error: {}", pg_message(.0))]
     Postgres(#[from] postgres::Error),
     #[error("object storage: {0}")]
     Blobs(String),
@@ -134,6 +134,14 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What the server said (the driver's own message is only "db error").
+fn pg_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => e.to_string(),
+    }
+}
 
 /// The archive, wherever it lives. Its operations are in `api`.
 pub struct Store {

@@ -8,6 +8,7 @@
 #[allow(dead_code)]
 mod site;
 
+mod web;
 mod workers;
 
 use std::net::TcpListener;
@@ -224,6 +225,12 @@ impl S3 {
         wait_until(60, "the S3 gateway to make a bucket", || {
             http_status("PUT", port, "/archive") == Some(200)
         });
+        // The bucket exists before a volume takes data: wait until an object is stored.
+        wait_until(60, "the S3 gateway to store an object", || {
+            http_with_body("PUT", port, "/archive/ready", b"ready")
+                .and_then(|r| r.split_whitespace().nth(1).map(str::to_string))
+                .is_some_and(|s| s == "200")
+        });
         s3
     }
 
@@ -250,14 +257,20 @@ impl Drop for S3 {
 }
 
 fn http(method: &str, port: u16, path: &str) -> Option<String> {
+    http_with_body(method, port, path, b"")
+}
+
+fn http_with_body(method: &str, port: u16, path: &str, body: &[u8]) -> Option<String> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
     )
     .ok()?;
+    s.write_all(body).ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     Some(out)
@@ -359,7 +372,7 @@ pub fn article(title: &str, paragraphs: &[&str], noise: &str) -> String {
     )
 }
 
-const PARAS: &[&str] = &[
+pub const PARAS: &[&str] = &[
     "The city council voted on Tuesday to close the harbour bridge for six weeks of repairs to its corroded cables.",
     "About 40,000 vehicles cross the bridge every day, and buses will be diverted through the eastern tunnel.",
     "Local businesses said they had been given only four days of notice and warned of lost trade in the busy season.",

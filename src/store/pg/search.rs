@@ -85,7 +85,7 @@ impl Pg {
         self.with(|c| {
             let rows = c.query(
                 format!(
-                    "SELECT watch_id, seq, version_id FROM search_text, ({query}) AS q(q)
+                    "SELECT watch_id, seq, version_id FROM search_text, (SELECT {query}) AS q(q)
                      WHERE tsv @@ q.q ORDER BY ts_rank(tsv, q.q) DESC, version_id LIMIT 2000"
                 )
                 .as_str(),
@@ -111,7 +111,7 @@ impl Pg {
             snippet_args.push(&options);
             let snippet_sql = format!(
                 "SELECT ts_headline('simple', title || E'\\n' || body, q.q, ${})
-                 FROM search_text, ({query}) AS q(q) WHERE version_id = ${}",
+                 FROM search_text, (SELECT {query}) AS q(q) WHERE version_id = ${}",
                 terms.len() + 1,
                 terms.len() + 2
             );
