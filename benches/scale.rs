@@ -99,15 +99,30 @@ fn main() -> anyhow::Result<()> {
     );
     drop(store);
     let conn = rusqlite::Connection::open(&db)?;
-    let mut plan = conn.prepare(
-        "EXPLAIN QUERY PLAN SELECT id FROM watches
-         WHERE removed_at IS NULL AND next_check_at <= ?1 ORDER BY next_check_at LIMIT 1000",
-    )?;
-    let rows: Vec<String> = plan
-        .query_map([&now], |r| r.get::<_, String>(3))?
-        .collect::<Result<_, _>>()?;
-    println!("query plan (due by time): {}", rows.join("; "));
-    drop(plan);
+    // The two index ranges `due_targets` reads (never checked, then due by time).
+    for (what, sql) in [
+        (
+            "never checked",
+            "EXPLAIN QUERY PLAN SELECT id FROM watches
+             WHERE removed_at IS NULL AND next_check_at IS NULL LIMIT 1000",
+        ),
+        (
+            "due by time",
+            "EXPLAIN QUERY PLAN SELECT id FROM watches
+             WHERE removed_at IS NULL AND next_check_at <= ?1 ORDER BY next_check_at LIMIT 1000",
+        ),
+    ] {
+        let mut plan = conn.prepare(sql)?;
+        let n = plan.parameter_count();
+        let rows: Vec<String> = if n == 1 {
+            plan.query_map([&now], |r| r.get::<_, String>(3))?
+                .collect::<Result<_, _>>()?
+        } else {
+            plan.query_map([], |r| r.get::<_, String>(3))?
+                .collect::<Result<_, _>>()?
+        };
+        println!("query plan ({what}): {}", rows.join("; "));
+    }
     drop(conn);
 
     // The daemon: start-up, RSS while checking the due watches, RSS idle.

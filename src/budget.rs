@@ -96,11 +96,27 @@ impl Budget {
     }
 }
 
-/// Extracts the article when the page is within `budget`; otherwise says why not, without
-/// parsing it.
-pub fn extract_within(html: &str, url: &str, budget: &Budget) -> Result<Article, TooComplex> {
+/// Extracts the article, with a watch's own `rules`, when the page is within `budget`;
+/// otherwise says why not, without parsing it.
+pub fn extract_within(
+    html: &str,
+    url: &str,
+    rules: &extract::Options,
+    budget: &Budget,
+) -> Result<Article, TooComplex> {
     budget.admit(&measure(html))?;
-    Ok(extract::extract(html, url))
+    Ok(extract::extract_with(html, url, rules))
+}
+
+/// As [`extract_within`], with what [`extract::explain`] tells of the blocks it removed.
+pub fn explain_within(
+    html: &str,
+    url: &str,
+    rules: &extract::Options,
+    budget: &Budget,
+) -> Result<extract::Explanation, TooComplex> {
+    budget.admit(&measure(html))?;
+    Ok(extract::explain(html, url, rules))
 }
 
 /// Elements that never have content or an end tag.
@@ -509,7 +525,13 @@ mod tests {
             })
         ));
         assert!(budget.admit(&measure(&nested(100))).is_ok());
-        let err = extract_within(&nested(200_000), "https://x.example/a", &budget).unwrap_err();
+        let err = extract_within(
+            &nested(200_000),
+            "https://x.example/a",
+            &extract::Options::default(),
+            &budget,
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "elements nest 200003 deep, over the limit of 512"

@@ -8,7 +8,7 @@
 //! never reaches classification; only the watch's next due time moves to the pause's end.
 
 use std::collections::HashMap;
-
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -95,6 +95,11 @@ struct Probe {
     born: Option<String>,
     /// The raw body of a page that was fetched but not parsed (`too_complex`), kept as served.
     unparsed: Option<(BodyHash, Vec<u8>)>,
+    /// The response's Content-Type, to decode the latest stored body alike when it must be
+    /// re-extracted.
+    content_type: Option<String>,
+    /// The watch's own extraction rules.
+    rules: Arc<extract::Options>,
 }
 
 impl Probe {
@@ -138,6 +143,11 @@ pub struct Checker {
     extract_slots: tokio::sync::Semaphore,
     /// The alert sinks whose outbox rows are written with each event.
     alert_routes: Vec<crate::notify::AlertRoute>,
+    /// Extraction rules of `[[watch]]` entries that have any, by watch URL.
+    watch_rules: HashMap<String, Arc<extract::Options>>,
+    /// Extraction rules of `[[feed]]` entries that have any, by feed URL: they apply to the
+    /// articles the feed found.
+    feed_rules: HashMap<String, Arc<extract::Options>>,
 }
 
 impl Checker {
@@ -168,7 +178,30 @@ impl Checker {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
             alert_routes: crate::notify::routes(&config.alerts),
+            watch_rules: rules_by_url(
+                config.watches.iter().map(|w| (&w.url, w.extract_options())),
+            )?,
+            feed_rules: rules_by_url(
+                config
+                    .feed_entries
+                    .iter()
+                    .map(|f| (&f.url, f.extract_options())),
+            )?,
         })
+    }
+
+    /// The extraction rules for one target: its `[[watch]]` entry's, or else those of the
+    /// `[[feed]]` it came from.
+    fn rules_for(
+        &self,
+        target: &CheckTarget,
+        feed_of: &HashMap<WatchId, String>,
+    ) -> Arc<extract::Options> {
+        self.watch_rules
+            .get(&target.url)
+            .or_else(|| feed_of.get(&target.id).and_then(|f| self.feed_rules.get(f)))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The client for trusted URLs (the config's, the CLI's, feeds' own URLs).
@@ -196,6 +229,22 @@ impl Checker {
     pub fn wait_pauses_up_to(&mut self, wait: Duration) {
         self.pause_wait = self.pause_wait.max(wait);
     }
+}
+
+/// The rules of the entries that have any, keyed by the URL as the archive stores it.
+fn rules_by_url<'a>(
+    entries: impl Iterator<Item = (&'a String, Result<extract::Options, extract::OptionsError>)>,
+) -> anyhow::Result<HashMap<String, Arc<extract::Options>>> {
+    let mut out = HashMap::new();
+    for (url, rules) in entries {
+        let rules = rules?;
+        if rules.is_empty() {
+            continue;
+        }
+        let url = crate::fetch::parse_watch_url(url)?.to_string();
+        out.insert(url, Arc::new(rules));
+    }
+    Ok(out)
 }
 
 /// Checks `targets` once with a fresh [`Checker`]. `on_report` is called for each outcome as
@@ -234,16 +283,23 @@ impl Checker {
             report_tx,
         )?;
 
+        let feed_of = if self.feed_rules.is_empty() {
+            HashMap::new()
+        } else {
+            Store::open(db_path)?.feed_urls_of_watches()?
+        };
         let produce = {
             let shutdown = shutdown.clone();
+            let feed_of = &feed_of;
             async move {
                 let probes = futures_util::stream::iter(targets)
                     .take_until(shutdown.clone().cancelled_owned())
                     .map(|target| {
                         let shutdown = shutdown.clone();
+                        let rules = self.rules_for(&target, feed_of);
                         async move {
                             tokio::select! {
-                                p = self.probe(target, db_path) => Some(p),
+                                p = self.probe(target, rules, db_path) => Some(p),
                                 _ = shutdown.cancelled() => None,
                             }
                         }
@@ -287,7 +343,12 @@ impl Checker {
     }
 
     /// Fetches one target politely and reduces the response to an observation.
-    async fn probe(&self, target: CheckTarget, db_path: &Location) -> Probe {
+    async fn probe(
+        &self,
+        target: CheckTarget,
+        rules: Arc<extract::Options>,
+        db_path: &Location,
+    ) -> Probe {
         let mut probe = Probe {
             watch_id: target.id,
             url: target.url.clone(),
@@ -302,6 +363,8 @@ impl Checker {
             schedule: target.schedule.clone(),
             born: target.born.clone(),
             unparsed: None,
+            content_type: None,
+            rules,
         };
         let Ok(url) = Url::parse(&target.url) else {
             probe.observation = Observation::Failed("invalid URL".into());
@@ -430,9 +493,11 @@ async fn fetch_and_read(
         return;
     }
     let content_type = response.content_type.clone();
+    probe.content_type = content_type.clone();
     let final_url = response.final_url.clone();
     let slot = extract_slots.acquire().await;
     let db_path = db_path.to_owned();
+    let rules = probe.rules.clone();
     // Kept in case the extraction runs out of time: the body is archived all the same.
     let served = body.clone();
     let analysing = tokio::task::spawn_blocking(move || {
@@ -441,6 +506,7 @@ async fn fetch_and_read(
             body_hash,
             content_type.as_deref(),
             final_url,
+            &rules,
             &db_path,
         )
     });
@@ -518,10 +584,12 @@ fn analyse(
     body_hash: BodyHash,
     content_type: Option<&str>,
     final_url: String,
+    rules: &extract::Options,
     db_path: &Location,
 ) -> Analysis {
     let html = extract::decode(&body, content_type);
-    let article = match budget::extract_within(&html, &final_url, &budget::Budget::default()) {
+    let article = match budget::extract_within(&html, &final_url, rules, &budget::Budget::default())
+    {
         Ok(article) => article,
         Err(reason) => return Analysis::TooComplex { reason, body },
     };
@@ -625,7 +693,8 @@ fn spawn_writer(
                     });
                     continue;
                 }
-                let state = tx.state(probe.watch_id)?;
+                let mut state = tx.state(probe.watch_id)?;
+                let rebaseline = rebaseline(&tx, &probe, &mut state)?;
                 if let Observation::Article {
                     content_hash,
                     matches_earlier,
@@ -639,7 +708,22 @@ fn spawn_writer(
                     // Only a changed text can be a return to an earlier one.
                     *matches_earlier = tx.earlier_match(probe.watch_id, content_hash)?;
                 }
-                let decision = classify::classify(&state, &probe.observation, &policy);
+                let mut decision = classify::classify(&state, &probe.observation, &policy);
+                if let Some(old) = &rebaseline
+                    && !decision.new_version
+                    && matches!(decision.kind, CheckKind::Unchanged | CheckKind::Restored)
+                {
+                    // The article is unchanged; only the pipeline reads it differently now.
+                    // Its text as the current pipeline reads it becomes the new baseline, as a
+                    // version of its own, without an event or an alert.
+                    decision.new_version = true;
+                    decision.detail = Some(format!(
+                        "re-baselined: extractor {} reads version {} as this text (extractor {} stored it); the article is unchanged",
+                        extract::EXTRACTOR,
+                        old.seq,
+                        old.extractor
+                    ));
+                }
                 let born = probe
                     .born
                     .clone()
@@ -663,6 +747,11 @@ fn spawn_writer(
                 if let Some((hash, raw)) = &probe.unparsed {
                     let reason = decision.detail.as_deref().unwrap_or("too_complex");
                     tx.keep_unparsed(probe.watch_id, &probe.at, hash, raw, reason)?;
+                }
+                if decision.new_version
+                    && let Some(seq) = recorded.version
+                {
+                    tx.set_extractor(probe.watch_id, seq, extract::EXTRACTOR)?;
                 }
                 if next == Next::Retire {
                     tracing::info!(url = %probe.url, "watch ended: the article is older than watch_for");
@@ -693,6 +782,73 @@ fn spawn_writer(
             }
         }
         Ok(())
+    }))
+}
+
+/// The latest version a changed text is compared with, when another extractor produced it.
+struct Rebaseline {
+    seq: VersionSeq,
+    extractor: String,
+}
+
+/// When the text seen differs from the latest version's and another version of the extraction
+/// pipeline produced that version, re-extracts the version's stored raw body with the current
+/// pipeline and compares with that instead (`state.latest` is replaced): upgrading stet must
+/// not report every article as edited.
+fn rebaseline(
+    tx: &crate::store::Batch<'_>,
+    probe: &Probe,
+    state: &mut classify::WatchState,
+) -> anyhow::Result<Option<Rebaseline>> {
+    let Observation::Article { content_hash, .. } = &probe.observation else {
+        return Ok(None);
+    };
+    let Some(latest_seq) = state
+        .latest
+        .as_ref()
+        .filter(|l| l.content_hash != *content_hash)
+        .map(|l| l.seq)
+    else {
+        return Ok(None);
+    };
+    let Some(made_by) = tx.latest_extractor(probe.watch_id)? else {
+        return Ok(None);
+    };
+    let made_by = made_by.unwrap_or_else(|| extract::LEGACY_EXTRACTOR.to_string());
+    if made_by == extract::EXTRACTOR {
+        return Ok(None);
+    }
+    let Some(body) = tx.latest_body(probe.watch_id)? else {
+        return Ok(None);
+    };
+    let html = extract::decode(&body.raw, probe.content_type.as_deref());
+    // A body stored before the shape budget existed may be over it: then it is not re-read,
+    // and the check is compared with the stored text as it stands.
+    let Ok(article) = budget::extract_within(
+        &html,
+        &body.final_url,
+        &probe.rules,
+        &budget::Budget::default(),
+    ) else {
+        return Ok(None);
+    };
+    let reread = Fingerprint::of(&article);
+    tracing::debug!(url = %probe.url, version = body.seq.0, extractor = %made_by, "latest version re-extracted");
+    // The byline and dates as the current pipeline reads them too, so a pipeline that reads
+    // them differently is not a metadata change either.
+    state.latest = Some(classify::Latest {
+        seq: latest_seq,
+        content_hash: reread.content_hash,
+        loose_hash: reread.loose_hash,
+        metadata: classify::Metadata {
+            byline: article.byline,
+            published: article.published,
+            modified: article.modified,
+        },
+    });
+    Ok(Some(Rebaseline {
+        seq: body.seq,
+        extractor: made_by,
     }))
 }
 
@@ -766,7 +922,7 @@ mod tests {
             born: None,
         };
         let path = Location::from(std::path::PathBuf::from("unused.db"));
-        let probe = checker.probe(target, &path);
+        let probe = checker.probe(target, Default::default(), &path);
         let size = std::mem::size_of_val(&probe);
         eprintln!("a waiting check: {size} bytes");
         assert!(size < 4096, "{size} bytes");

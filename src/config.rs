@@ -308,6 +308,15 @@ pub struct WatchEntry {
     /// Honour robots.txt for this URL (default: `[politeness] robots`).
     #[serde(default)]
     pub robots: Option<bool>,
+    /// CSS selector of the article container: only what it matches is read.
+    #[serde(default)]
+    pub select: Option<String>,
+    /// CSS selectors of elements removed before extraction.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Regular expressions: paragraphs (lines) matching one are dropped from the article.
+    #[serde(default)]
+    pub ignore_text: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -320,6 +329,16 @@ pub struct FeedEntry {
     /// Honour robots.txt for the feed and its articles (default: `[politeness] robots`).
     #[serde(default)]
     pub robots: Option<bool>,
+    /// Extraction rules for the feed's articles, as for a `[[watch]]`.
+    /// CSS selector of the article container: only what it matches is read.
+    #[serde(default)]
+    pub select: Option<String>,
+    /// CSS selectors of elements removed before extraction.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Regular expressions: paragraphs (lines) matching one are dropped from the article.
+    #[serde(default)]
+    pub ignore_text: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -714,6 +733,28 @@ pub enum ConfigError {
     },
 }
 
+impl WatchEntry {
+    /// This watch's own extraction rules, compiled.
+    pub fn extract_options(&self) -> Result<crate::extract::Options, crate::extract::OptionsError> {
+        crate::extract::Options::new(self.select.as_deref(), &self.ignore, &self.ignore_text)
+    }
+}
+
+impl FeedEntry {
+    /// The extraction rules of this feed's articles, compiled.
+    pub fn extract_options(&self) -> Result<crate::extract::Options, crate::extract::OptionsError> {
+        crate::extract::Options::new(self.select.as_deref(), &self.ignore, &self.ignore_text)
+    }
+}
+
+/// The text in the file that an extraction-rule error points at.
+fn rule_needle(e: &crate::extract::OptionsError) -> &str {
+    match e {
+        crate::extract::OptionsError::Selector { selector } => selector,
+        crate::extract::OptionsError::Regex { pattern, .. } => pattern,
+    }
+}
+
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -846,6 +887,9 @@ impl Config {
             {
                 return Err(invalid(s, e.to_string()));
             }
+            if let Err(e) = watch.extract_options() {
+                return Err(invalid_rule(text, path, &e));
+            }
         }
         for feed in &self.feed_entries {
             if let Err(e) = crate::fetch::parse_watch_url(&feed.url) {
@@ -855,6 +899,9 @@ impl Config {
                 && let Err(e) = s.parse::<crate::scheduler::Cadence>()
             {
                 return Err(invalid(s, e.to_string()));
+            }
+            if let Err(e) = feed.extract_options() {
+                return Err(invalid_rule(text, path, &e));
             }
         }
         if let Some(s) = &self.ledger.publish
@@ -948,6 +995,27 @@ impl Config {
     }
 }
 
+/// An extraction rule that does not parse, pointing at the line that holds it.
+fn invalid_rule(text: &str, path: &Path, e: &crate::extract::OptionsError) -> ConfigError {
+    let needle = rule_needle(e);
+    // The rule as written in TOML: find it quoted (basic or literal string) first.
+    let offset = [
+        format!("\"{}\"", needle.replace('\\', "\\\\").replace('"', "\\\"")),
+        format!("'{needle}'"),
+    ]
+    .iter()
+    .find_map(|quoted| text.find(quoted.as_str()))
+    .or_else(|| text.find(needle))
+    .unwrap_or(0);
+    let (line, column) = line_and_column(text, offset);
+    ConfigError::Invalid {
+        path: path.to_owned(),
+        line,
+        column,
+        message: with_source_line(&e.to_string(), text, line),
+    }
+}
+
 /// Byte offset of the `index`-th `[[alert]]` header, if the text has it.
 fn nth_alert_offset(text: &str, index: usize) -> Option<usize> {
     text.match_indices("[[alert]]").nth(index).map(|(o, _)| o)
@@ -1015,6 +1083,33 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.starts_with("stet.toml:4:"), "{msg}");
         assert!(msg.contains("ftp"), "{msg}");
+    }
+
+    #[test]
+    fn extraction_rules_are_read_and_checked_with_their_line() {
+        let ok = parse(
+            "[[watch]]\nurl = \"https://n.example/a\"\nselect = \"article.story\"\nignore = [\".promo\", \"#live-ticker\"]\nignore_text = ['^Read more:']\n",
+        )
+        .unwrap();
+        let rules = ok.watches[0].extract_options().unwrap();
+        assert_eq!(rules.select.as_deref(), Some("article.story"));
+        assert_eq!(rules.ignore.len(), 2);
+        assert!(rules.ignore_text[0].is_match("Read more: the budget"));
+
+        let err = parse(
+            "[[watch]]\nurl = \"https://n.example/a\"\n\n[[watch]]\nurl = \"https://n.example/b\"\nignore = [\"div[\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("stet.toml:6:"), "{err}");
+        assert!(err.contains("invalid CSS selector \"div[\""), "{err}");
+
+        let err =
+            parse("[[feed]]\nurl = \"https://n.example/feed.xml\"\nignore_text = ['(unclosed']\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.starts_with("stet.toml:3:"), "{err}");
+        assert!(err.contains("invalid regular expression"), "{err}");
     }
 
     #[test]

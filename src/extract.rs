@@ -14,7 +14,12 @@ use regex::Regex;
 /// What stet knows of an article at one moment, before canonicalisation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Article {
+    /// The headline a reader sees: the article's `<h1>`, or else the headline it declares.
     pub title: String,
+    /// The other headlines the page declares (`og:title`, `twitter:title`, JSON-LD `headline`,
+    /// `<title>` without the site's name) where they differ from `title`: part of the article,
+    /// so a change of one is an edit.
+    pub headlines: Vec<String>,
     pub byline: Option<String>,
     pub published: Option<String>,
     pub modified: Option<String>,
@@ -105,9 +110,31 @@ fn meta_charset(head: &[u8]) -> Option<String> {
 
 /// Elements that are page furniture wherever they appear.
 const FURNITURE: &str = "script:not([type='application/ld+json']), style, noscript, template, \
-    iframe, form, button, input, select, textarea, nav, aside, footer, svg, canvas, dialog, \
-    object, embed, [hidden], [aria-hidden='true'], [role='navigation'], [role='complementary'], \
-    [role='contentinfo'], [role='dialog'], [style*='display:none'], [style*='display: none']";
+    iframe, button, input, select, textarea, svg, canvas, object, embed, [hidden], \
+    [style*='display:none'], [style*='display: none']";
+
+/// Elements that are page furniture unless they wrap the article: whole pages sit inside one
+/// `<form>` (ASP.NET) or an `aria-hidden` wrapper while a dialog is open.
+const FURNITURE_UNLESS_WRAPPER: &str = "form, nav, aside, footer, dialog, [aria-hidden='true'], \
+    [role='navigation'], [role='complementary'], [role='contentinfo'], [role='dialog']";
+
+/// Elements that hold the article, for telling a wrapper from furniture.
+const ARTICLE_HOLDERS: &str = "article, main, [itemprop='articleBody'], [role='main'], h1";
+
+/// Class or id parts that name a layout region as often as a box of furniture ("sidebar",
+/// "widget"): such an element is kept when it holds much of the page's paragraph text.
+const LAYOUT_PARTS: &[&str] = &[
+    "sidebar",
+    "rail",
+    "widget",
+    "related",
+    "recirc",
+    "recirculation",
+    "trending",
+    "popular",
+    "breadcrumb",
+    "breadcrumbs",
+];
 
 /// Words that, as a part of a class or id, mark an ad, a promo, a recirculation list or a
 /// social/comment widget. Matched against the `-`/`_`-separated parts of each token, so
@@ -192,22 +219,207 @@ static NOT_FOUND: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
+/// The extraction pipeline's version, stored with every version it produced. When it differs
+/// from the one that made a watch's latest version, that version's raw body is re-extracted
+/// before comparing, so an upgrade of the pipeline is never mistaken for an edit. Bump it with
+/// every change that can change an article's canonical text.
+pub const EXTRACTOR: &str = "2";
+
+/// The extractor version of versions stored before extractor versions were recorded.
+pub const LEGACY_EXTRACTOR: &str = "1";
+
+/// A watch's or feed's own extraction rules, validated when the config is loaded.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// CSS selector of the article container: only what it matches is read.
+    pub select: Option<String>,
+    /// CSS selectors of elements removed before extraction.
+    pub ignore: Vec<String>,
+    /// Paragraphs (lines) matching any of these are dropped from the article.
+    pub ignore_text: Vec<Regex>,
+}
+
+/// A rule of [`Options`] that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OptionsError {
+    #[error("invalid CSS selector {selector:?}")]
+    Selector { selector: String },
+    #[error("invalid regular expression {pattern:?}: {message}")]
+    Regex { pattern: String, message: String },
+}
+
+impl Options {
+    /// Checks and compiles the rules as a user wrote them.
+    pub fn new(
+        select: Option<&str>,
+        ignore: &[String],
+        ignore_text: &[String],
+    ) -> Result<Self, OptionsError> {
+        for selector in select.into_iter().chain(ignore.iter().map(String::as_str)) {
+            if dom_query::Matcher::new(selector).is_err() {
+                return Err(OptionsError::Selector {
+                    selector: selector.to_string(),
+                });
+            }
+        }
+        let ignore_text = ignore_text
+            .iter()
+            .map(|p| {
+                Regex::new(p).map_err(|e| OptionsError::Regex {
+                    pattern: p.clone(),
+                    message: e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim()
+                        .into(),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            select: select.map(str::to_string),
+            ignore: ignore.to_vec(),
+            ignore_text,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.select.is_none() && self.ignore.is_empty() && self.ignore_text.is_empty()
+    }
+}
+
+/// Why a block of the page is not part of the article, as `stet extract --explain` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// Page furniture by its element or role (`nav`, `aside`, `script`, hidden, ...).
+    Furniture,
+    /// A class or id part that marks an ad, promo, related list, share or comment widget.
+    NoiseMarker(String),
+    /// Only a relative timestamp or an engagement count.
+    Ephemeral,
+    /// Only an ad label ("Advertisement").
+    AdLabel,
+    /// Removed by the watch's own `ignore` selector.
+    Ignore(String),
+    /// Outside the watch's own `select` container.
+    OutsideSelect(String),
+    /// Dropped by the watch's own `ignore_text` pattern.
+    IgnoreText(String),
+    /// The headline, which is the title line rather than a paragraph.
+    Headline,
+    /// Left out by the readability pass (not part of the main text).
+    NotMainText,
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rule::Furniture => f.write_str("furniture (element or role)"),
+            Rule::NoiseMarker(m) => write!(f, "noise marker in class/id: {m}"),
+            Rule::Ephemeral => f.write_str("relative timestamp or engagement count"),
+            Rule::AdLabel => f.write_str("ad label"),
+            Rule::Ignore(s) => write!(f, "ignore: {s}"),
+            Rule::OutsideSelect(s) => write!(f, "outside select: {s}"),
+            Rule::IgnoreText(p) => write!(f, "ignore_text: {p}"),
+            Rule::Headline => f.write_str("headline (kept as the title line)"),
+            Rule::NotMainText => f.write_str("not main text (readability)"),
+        }
+    }
+}
+
+/// One block of text the extraction removed, and the rule that removed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    pub text: String,
+    pub rule: Rule,
+}
+
+/// What [`explain`] found: the article and every block of text left out of it.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    pub article: Article,
+    pub removed: Vec<Removed>,
+}
+
 /// Extracts the article from an HTML page. `url` resolves relative links in metadata.
 pub fn extract(html: &str, url: &str) -> Article {
+    extract_with(html, url, &Options::default())
+}
+
+/// Extracts the article with a watch's own rules.
+pub fn extract_with(html: &str, url: &str, options: &Options) -> Article {
+    run(html, url, options, None)
+}
+
+/// Extracts the article and says which blocks were removed, and by which rule.
+pub fn explain(html: &str, url: &str, options: &Options) -> Explanation {
+    let mut removed = Vec::new();
+    let article = run(html, url, options, Some(&mut removed));
+    Explanation { article, removed }
+}
+
+/// Records removals when explaining; does nothing otherwise.
+struct Trace<'a>(Option<&'a mut Vec<Removed>>);
+
+impl Trace<'_> {
+    fn on(&self) -> bool {
+        self.0.is_some()
+    }
+
+    fn nodes(&mut self, nodes: &[NodeRef], rule: impl Fn(&NodeRef) -> Rule) {
+        if let Some(out) = self.0.as_deref_mut() {
+            for n in nodes {
+                // A node inside one already recorded went with it.
+                if n.ancestors_it(None)
+                    .any(|a| nodes.iter().any(|o| o.id == a.id))
+                {
+                    continue;
+                }
+                let text = fold_spaces(&n.text());
+                if !text.is_empty() {
+                    out.push(Removed {
+                        text,
+                        rule: rule(n),
+                    });
+                }
+            }
+        }
+    }
+
+    fn text(&mut self, text: &str, rule: Rule) {
+        if let Some(out) = self.0.as_deref_mut() {
+            out.push(Removed {
+                text: text.to_string(),
+                rule,
+            });
+        }
+    }
+}
+
+fn run(html: &str, url: &str, options: &Options, removed: Option<&mut Vec<Removed>>) -> Article {
+    let mut trace = Trace(removed);
     let doc = Document::from(html);
-    remove_furniture(&doc);
-    let headline = doc
-        .select("h1")
+    let declared = DeclaredHeadlines::of(&doc);
+    let doc = apply_options(doc, options, &mut trace);
+    let corrections = correction_blocks(&doc);
+    remove_furniture(&doc, &mut trace);
+    unwrap_lone_blocks(&doc);
+    let h1s: Vec<String> = doc
+        .select("body h1")
         .nodes()
-        .first()
-        .map(|n| n.text().to_string())
-        .unwrap_or_default();
+        .iter()
+        .map(|n| fold_spaces(&n.text()))
+        .filter(|t| !t.is_empty())
+        .collect();
     let canonical_url = doc
         .select("link[rel='canonical']")
         .attr("href")
         .map(|h| h.to_string());
-    let page_title = doc.select("title").text().to_string();
-    let body_text_len = doc.select("body").text().trim().chars().count();
+    let page_title = fold_spaces(&doc.select("title").text());
+    let body_text = fold_spaces(&doc.select("body").text());
+    let body_text_len = body_text.chars().count();
+    let cleaned = trace.on().then(|| paragraphs_of_body(&doc));
 
     let cfg = dom_smoothie::Config {
         max_elements_to_parse: 0,
@@ -221,9 +433,10 @@ pub fn extract(html: &str, url: &str) -> Article {
         canonical_url,
         ..Default::default()
     };
+    let readability_title;
     match parsed {
         Ok(found) => {
-            article.title = found.title.clone();
+            readability_title = fold_spaces(&found.title);
             article.byline = found.byline.clone().filter(|b| !b.trim().is_empty());
             article.published = found.published_time.clone();
             article.modified = found.modified_time.clone();
@@ -232,23 +445,66 @@ pub fn extract(html: &str, url: &str) -> Article {
         Err(_) => {
             // Readability found no article; keep the whole cleaned page so the text is still
             // archived and compared, and let the soft-404 check below judge it.
-            let doc = Document::from(html);
-            remove_furniture(&doc);
-            article.title = page_title.trim().to_string();
-            if let Some(body) = doc.select("body").nodes().first() {
-                article.paragraphs = paragraphs_of_node(body);
+            readability_title = page_title.clone();
+            let doc = apply_options(Document::from(html), options, &mut Trace(None));
+            remove_furniture(&doc, &mut Trace(None));
+            article.paragraphs = paragraphs_of_body(&doc);
+        }
+    }
+    if let Some(cleaned) = &cleaned {
+        let kept: std::collections::HashSet<&String> = article.paragraphs.iter().collect();
+        for p in cleaned {
+            if !kept.contains(p) && !article.paragraphs.iter().any(|k| k.contains(p.as_str())) {
+                trace.text(p, Rule::NotMainText);
             }
         }
     }
-    article.paragraphs.retain(|p| !is_furniture_text(p));
-    if !headline.trim().is_empty() {
-        let headline = fold_spaces(&headline);
-        let already = fold_spaces(&article.title) == headline
-            || article.paragraphs.first().map(|p| fold_spaces(p)) == Some(headline.clone());
-        if !already {
-            article.paragraphs.insert(0, headline);
+    article.paragraphs.retain(|p| {
+        let furniture = is_furniture_text(p);
+        if furniture && !p.trim().is_empty() {
+            let rule = if AD_LABEL.is_match(p) {
+                Rule::AdLabel
+            } else {
+                Rule::Ephemeral
+            };
+            trace.text(p, rule);
         }
+        !furniture
+    });
+    add_corrections(&mut article.paragraphs, &corrections, &body_text);
+
+    let (title, alternates) = headline(&declared, &h1s, &page_title, &readability_title);
+    article.title = title;
+    article.headlines = alternates;
+    // The headline is the title line; a copy of it at the top of the text is not a paragraph,
+    // whether or not readability's container happened to include it.
+    let headline_forms: Vec<String> = std::iter::once(&article.title)
+        .chain(&article.headlines)
+        .map(|h| fold_case(h))
+        .collect();
+    let mut dropped = 0;
+    while dropped < 3
+        && article
+            .paragraphs
+            .first()
+            .is_some_and(|p| headline_forms.contains(&fold_case(p)))
+    {
+        let p = article.paragraphs.remove(0);
+        trace.text(&p, Rule::Headline);
+        dropped += 1;
     }
+    if !options.ignore_text.is_empty() {
+        article.paragraphs.retain(
+            |p| match options.ignore_text.iter().find(|r| r.is_match(p)) {
+                Some(r) => {
+                    trace.text(p, Rule::IgnoreText(r.as_str().to_string()));
+                    false
+                }
+                None => true,
+            },
+        );
+    }
+
     let text_len: usize = article.paragraphs.iter().map(|p| p.chars().count()).sum();
     let title_says = NOT_FOUND.is_match(&article.title) || NOT_FOUND.is_match(&page_title);
     let text_says = article
@@ -259,6 +515,324 @@ pub fn extract(html: &str, url: &str) -> Article {
     article.looks_not_found =
         (title_says && text_len < 3000) || (text_says && text_len < 600 && body_text_len < 3000);
     article
+}
+
+/// Applies a watch's `select` and `ignore` rules to the parsed page.
+fn apply_options(doc: Document, options: &Options, trace: &mut Trace<'_>) -> Document {
+    for selector in &options.ignore {
+        let sel = doc.select(selector);
+        trace.nodes(sel.nodes(), |_| Rule::Ignore(selector.clone()));
+        sel.remove();
+    }
+    let Some(selector) = &options.select else {
+        return doc;
+    };
+    let containers = doc.select(selector);
+    if containers.is_empty() {
+        // Nothing matched (the site changed its markup): read the whole page rather than
+        // nothing, so the article is still archived.
+        tracing::debug!(selector = %selector, "select matched nothing; reading the whole page");
+        return doc;
+    }
+    let inner: String = containers
+        .nodes()
+        .iter()
+        .map(|n| n.html().to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    if trace.on() {
+        let kept = fold_spaces(&containers.text());
+        for p in paragraphs_of_body(&doc) {
+            if !kept.contains(&p) {
+                trace.text(&p, Rule::OutsideSelect(selector.clone()));
+            }
+        }
+    }
+    let head = doc.select("head").html().to_string();
+    Document::from(format!("<html>{head}<body>{inner}</body></html>"))
+}
+
+fn paragraphs_of_body(doc: &Document) -> Vec<String> {
+    doc.select("body")
+        .nodes()
+        .first()
+        .map(paragraphs_of_node)
+        .unwrap_or_default()
+}
+
+/// The headlines a page declares for sharing and search: `og:title`, `twitter:title` and the
+/// JSON-LD `headline`, read before anything is removed.
+#[derive(Debug, Default)]
+struct DeclaredHeadlines {
+    og: Option<String>,
+    twitter: Option<String>,
+    json_ld: Option<String>,
+}
+
+impl DeclaredHeadlines {
+    fn of(doc: &Document) -> Self {
+        let meta = |sel: &str| {
+            doc.select(sel)
+                .attr("content")
+                .map(|c| fold_spaces(&c))
+                .filter(|c| !c.is_empty())
+        };
+        let json_ld = doc
+            .select("script[type='application/ld+json']")
+            .nodes()
+            .iter()
+            .find_map(|n| {
+                let v: serde_json::Value = serde_json::from_str(n.text().trim()).ok()?;
+                json_ld_headline(&v)
+            });
+        Self {
+            og: meta("meta[property='og:title']"),
+            twitter: meta("meta[name='twitter:title'], meta[property='twitter:title']"),
+            json_ld,
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &String> {
+        self.og
+            .iter()
+            .chain(self.twitter.iter())
+            .chain(self.json_ld.iter())
+    }
+}
+
+/// The `headline` of the first article-like JSON-LD object (also inside `@graph` and arrays).
+fn json_ld_headline(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::Array(items) => items.iter().find_map(json_ld_headline),
+        serde_json::Value::Object(map) => {
+            if let Some(h) = map.get("headline").and_then(|h| h.as_str()) {
+                let h = fold_spaces(h);
+                if !h.is_empty() {
+                    return Some(h);
+                }
+            }
+            map.get("@graph").and_then(json_ld_headline)
+        }
+        _ => None,
+    }
+}
+
+/// Separators between a headline and the site's name in `<title>`.
+const TITLE_SEPARATORS: &[&str] = &[" | ", " - ", " – ", " — ", " :: ", " · ", " • ", " / "];
+
+/// The headline a reader sees (the title line) and the other headlines the page declares where
+/// they differ from it. A change of any of them is an edit; a site's or author's name around a
+/// headline (after or before a separator) is not part of it.
+fn headline(
+    declared: &DeclaredHeadlines,
+    h1s: &[String],
+    page_title: &str,
+    readability_title: &str,
+) -> (String, Vec<String>) {
+    let related = |a: &str, b: &str| {
+        let (a, b) = (fold_case(a), fold_case(b));
+        !a.is_empty() && !b.is_empty() && (a == b || a.contains(&b) || b.contains(&a))
+    };
+    let title_stripped = strip_site_name(page_title);
+    let declared_all: Vec<&String> = declared.all().collect();
+    let primary = h1s
+        .iter()
+        .find(|h| {
+            declared_all.iter().any(|d| related(h, d))
+                || related(h, &title_stripped)
+                || related(h, readability_title)
+        })
+        .cloned()
+        .or_else(|| declared_all.first().map(|d| strip_site_name(d)))
+        .or_else(|| (!title_stripped.is_empty()).then(|| title_stripped.clone()))
+        .unwrap_or_else(|| readability_title.to_string());
+    let mut alternates: Vec<String> = Vec::new();
+    for d in declared_all
+        .into_iter()
+        .chain(std::iter::once(&page_title.to_string()))
+    {
+        let covered = std::iter::once(&primary)
+            .chain(&alternates)
+            .any(|h| covers(d, h));
+        if !covered {
+            let d = strip_site_name(d);
+            if !d.is_empty() {
+                alternates.push(d);
+            }
+        }
+    }
+    (primary, alternates)
+}
+
+/// `declared` says `headline` and nothing more than a name set off by a separator before or
+/// after it ("Headline | Site", "Site - Headline").
+fn covers(declared: &str, headline: &str) -> bool {
+    let (d, h) = (fold_case(declared), fold_case(headline));
+    if h.is_empty() {
+        return d.is_empty();
+    }
+    if d == h {
+        return true;
+    }
+    if let Some(rest) = d.strip_prefix(&h)
+        && TITLE_SEPARATORS
+            .iter()
+            .any(|s| rest.starts_with(s.trim_end()))
+    {
+        return true;
+    }
+    if let Some(rest) = d.strip_suffix(&h)
+        && TITLE_SEPARATORS
+            .iter()
+            .any(|s| rest.ends_with(s.trim_start()))
+    {
+        return true;
+    }
+    false
+}
+
+/// `<title>` without the site's name before or after the headline: the shorter side of the
+/// last separator (or the first, for a name in front), when that side is a few words at most.
+fn strip_site_name(title: &str) -> String {
+    let title = fold_spaces(title);
+    for sep in TITLE_SEPARATORS {
+        if let Some((head, tail)) = title.rsplit_once(sep)
+            && tail.split_whitespace().count() <= 4
+            && head.split_whitespace().count() > tail.split_whitespace().count()
+        {
+            return head.trim().to_string();
+        }
+        if let Some((head, tail)) = title.split_once(sep)
+            && head.split_whitespace().count() <= 3
+            && tail.split_whitespace().count() >= 2 * head.split_whitespace().count() + 2
+        {
+            return tail.trim().to_string();
+        }
+    }
+    title
+}
+
+fn fold_case(s: &str) -> String {
+    fold_spaces(s).to_lowercase()
+}
+
+/// Correction, update, clarification and editor's-note blocks: article text wherever the page
+/// puts them, even in places the rest of the pipeline would treat as furniture.
+static CORRECTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^[\s\[(*_]*(?:
+          (?:corrections?|clarifications?|updates?|updated|editor['’]?s['’]?\s+notes?|note\s+from\s+the\s+editors?|ed\.\s+note)
+            (?:\s*\([^)]{0,40}\))?\s*[:.—–-]
+          | an\s+earlier\s+version\s+of\s+this
+          | this\s+(?:article|story|post|report)\s+(?:was|has\s+been)\s+(?:amended|corrected|updated|changed)
+        )",
+    )
+    .unwrap()
+});
+
+/// What a line with only a date or time looks like once its label is gone ("Updated: 3 Dec
+/// 2026, 12:30 GMT"): metadata, not a correction.
+static DATE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:\d[\d:.,/-]*|[ap]\.?m\.?|gmt|utc|bst|cet|cest|e[sd]?t|p[sd]?t|at|on|am|pm|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|mon(?:day)?|tue(?:sday)?|wed(?:nesday)?|thu(?:rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?|\W+)$").unwrap()
+});
+
+fn is_correction(text: &str) -> bool {
+    let Some(m) = CORRECTION.find(text) else {
+        return false;
+    };
+    let rest = &text[m.end()..];
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let meaningful = words
+        .iter()
+        .filter(|w| !DATE_WORDS.is_match(w.trim_matches(|c: char| !c.is_alphanumeric())))
+        .count();
+    meaningful >= 4 && text.len() <= 3000
+}
+
+/// The paragraphs of correction blocks, read before furniture removal: the outermost elements
+/// whose text starts like a correction, outside navigation, footers, forms and comment threads.
+fn correction_blocks(doc: &Document) -> Vec<String> {
+    let mut found: Vec<NodeRef> = Vec::new();
+    for node in doc
+        .select("body p, body div, body aside, body section, body li, body blockquote, body span, body em, body strong, body i, body b")
+        .nodes()
+    {
+        let text = fold_spaces(&node.text());
+        if !is_correction(&text) {
+            continue;
+        }
+        let excluded = node.ancestors_it(None).any(|a| {
+            matches!(a.node_name().as_deref(), Some("nav" | "footer" | "form" | "script" | "template"))
+                || has_marker_in(&a, &["comment", "comments", "related", "recirc", "trending", "popular", "newsletter", "promo", "disqus"])
+        });
+        if excluded || found.iter().any(|f| node.ancestors_it(None).any(|a| a.id == f.id)) {
+            continue;
+        }
+        found.push(*node);
+    }
+    // An inline element (a `<strong>` inside a paragraph) stands for its block.
+    let mut out: Vec<String> = Vec::new();
+    for node in found {
+        let block = if is_block(&node.node_name().unwrap_or_default().to_ascii_lowercase()) {
+            node
+        } else {
+            node.ancestors_it(None)
+                .find(|a| is_block(&a.node_name().unwrap_or_default().to_ascii_lowercase()))
+                .unwrap_or(node)
+        };
+        for p in paragraphs_of_node(&block) {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Adds the correction paragraphs the article lacks: before the text when the page has them
+/// above it, after it otherwise.
+fn add_corrections(paragraphs: &mut Vec<String>, corrections: &[String], body_text: &str) {
+    let first_at = paragraphs
+        .first()
+        .and_then(|p| body_text.find(&p[..floor_char(p, 60)]));
+    let mut front = Vec::new();
+    for c in corrections {
+        let present = paragraphs.iter().any(|p| p == c || p.contains(c.as_str()));
+        if present {
+            continue;
+        }
+        let at = body_text.find(&c[..floor_char(c, 60)]);
+        match (at, first_at) {
+            (Some(a), Some(f)) if a < f => front.push(c.clone()),
+            _ => paragraphs.push(c.clone()),
+        }
+    }
+    if !front.is_empty() {
+        front.append(paragraphs);
+        *paragraphs = front;
+    }
+}
+
+fn floor_char(s: &str, max: usize) -> usize {
+    let mut i = s.len().min(max);
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn has_marker_in(node: &NodeRef, parts: &[&str]) -> bool {
+    let class = node.attr("class");
+    let id = node.attr("id");
+    class
+        .iter()
+        .chain(id.iter())
+        .flat_map(|v| {
+            v.split_whitespace()
+                .map(str::to_ascii_lowercase)
+                .collect::<Vec<_>>()
+        })
+        .any(|token| token.split(['-', '_']).any(|part| parts.contains(&part)))
 }
 
 fn fold_spaces(s: &str) -> String {
@@ -274,18 +848,43 @@ fn is_furniture_text(p: &str) -> bool {
 }
 
 /// Removes what changes from load to load without being the article.
-fn remove_furniture(doc: &Document) {
-    doc.select(FURNITURE).remove();
-    // A marked element holding a large share of the page is a layout wrapper that happens to
-    // carry such a class (`id="ad-portal"` around a whole site), not furniture.
-    let body_len = doc.select("body").text().len();
-    let limit = (body_len / 5).max(1500);
+fn remove_furniture(doc: &Document, trace: &mut Trace<'_>) {
+    let furniture = doc.select(FURNITURE);
+    if trace.on() {
+        trace.nodes(furniture.nodes(), |_| Rule::Furniture);
+    }
+    furniture.remove();
+    let total_long = long_paragraph_text(&doc.select("body"));
+    // An element that holds the article is a wrapper, whatever it is or its class says
+    // (`<form>` around an ASP.NET page, `class="l-sidebar-fixed"` around a story); one holding
+    // most of the page's paragraph text is too, unless its marker names ephemeral furniture.
+    let wraps_article = |node: &NodeRef, layout: bool| {
+        let sel = dom_query::Selection::from(*node);
+        !sel.select(ARTICLE_HOLDERS).is_empty()
+            || (layout && total_long > 0 && long_paragraph_text(&sel) * 5 >= total_long * 2)
+    };
     let mut doomed = Vec::new();
-    for node in doc.select("body *").nodes() {
-        if has_noise_marker(node) && node.text().len() <= limit {
+    for node in doc.select(FURNITURE_UNLESS_WRAPPER).nodes() {
+        if !wraps_article(node, true) {
             doomed.push(*node);
         }
     }
+    trace.nodes(&doomed, |_| Rule::Furniture);
+    remove_all(doomed);
+    let mut doomed = Vec::new();
+    for node in doc.select("body *").nodes() {
+        if let Some(marker) = noise_marker(node) {
+            let layout = marker
+                .split(['-', '_'])
+                .all(|part| !NOISE_PARTS.contains(&part) || LAYOUT_PARTS.contains(&part));
+            if !wraps_article(node, layout) {
+                doomed.push(*node);
+            }
+        }
+    }
+    trace.nodes(&doomed, |n| {
+        Rule::NoiseMarker(noise_marker(n).unwrap_or_default())
+    });
     remove_all(doomed);
 
     // Relative timestamps and engagement counts: find the text, then remove the largest
@@ -332,6 +931,7 @@ fn remove_furniture(doc: &Document) {
             doomed.push(t);
         }
     }
+    trace.nodes(&doomed, |_| Rule::Ephemeral);
     remove_all(doomed);
 }
 
@@ -349,6 +949,54 @@ fn text_longer_than(node: &NodeRef, limit: usize) -> bool {
     false
 }
 
+/// Replaces each `<div>` that holds one block and nothing else (no text of its own) by that
+/// block: such a wrapper is markup only, and readability would otherwise score the wrapper, not
+/// the paragraph's real container, so wrapping paragraphs one by one moved the article.
+fn unwrap_lone_blocks(doc: &Document) {
+    let divs: Vec<NodeRef> = doc.select("body div").nodes().to_vec();
+    // Innermost first, so nested wrappers collapse one level at a time.
+    for div in divs.iter().rev() {
+        let children = div.element_children();
+        let [only] = children.as_slice() else {
+            continue;
+        };
+        let name = only.node_name().unwrap_or_default().to_ascii_lowercase();
+        if !matches!(
+            name.as_str(),
+            "p" | "blockquote"
+                | "ul"
+                | "ol"
+                | "h2"
+                | "h3"
+                | "h4"
+                | "h5"
+                | "h6"
+                | "pre"
+                | "figure"
+                | "table"
+        ) {
+            continue;
+        }
+        let own_text = div
+            .children_it(false)
+            .any(|c| c.is_text() && !c.text().trim().is_empty());
+        if !own_text {
+            only.unwrap_node();
+        }
+    }
+}
+
+/// Characters of text in the long paragraphs (100 characters or more) under `sel`: where the
+/// article's prose is.
+fn long_paragraph_text(sel: &dom_query::Selection<'_>) -> usize {
+    sel.select("p")
+        .nodes()
+        .iter()
+        .map(|p| p.text().trim().len())
+        .filter(|&n| n >= 100)
+        .sum()
+}
+
 fn remove_all(nodes: Vec<NodeRef>) {
     for node in &nodes {
         // A node whose ancestor is also doomed goes with it; detaching it again is harmless.
@@ -356,27 +1004,37 @@ fn remove_all(nodes: Vec<NodeRef>) {
     }
 }
 
+#[cfg(test)]
 fn has_noise_marker(node: &NodeRef) -> bool {
+    noise_marker(node).is_some()
+}
+
+/// The class or id token that marks `node` as furniture, if one does.
+fn noise_marker(node: &NodeRef) -> Option<String> {
     let name = node.node_name();
     // The document's main containers are never furniture, whatever their classes say.
     if matches!(
         name.as_deref(),
         Some("html" | "body" | "main" | "article" | "h1")
     ) {
-        return false;
+        return None;
     }
     let class = node.attr("class");
     let id = node.attr("id");
-    class
+    let marker = class
         .iter()
         .chain(id.iter())
-        .flat_map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
-        .any(|token| {
-            let token = token.to_ascii_lowercase();
+        .flat_map(|v| {
+            v.split_whitespace()
+                .map(str::to_ascii_lowercase)
+                .collect::<Vec<_>>()
+        })
+        .find(|token| {
             token
                 .split(['-', '_'])
                 .any(|part| NOISE_PARTS.contains(&part))
-        })
+        })?;
+    Some(marker)
 }
 
 /// Tags that end one paragraph and start another.

@@ -25,7 +25,7 @@ pub struct Fingerprint {
 
 impl Fingerprint {
     pub fn of(article: &Article) -> Self {
-        Self::of_canonical(canonical_text(&article.title, &article.paragraphs))
+        Self::of_canonical(canonical_text(&title_line(article), &article.paragraphs))
     }
 
     /// Hashes text that is already canonical (for example, read back from the archive).
@@ -38,6 +38,17 @@ impl Fingerprint {
             loose_hash,
         }
     }
+}
+
+/// The headline line: the headline a reader sees, then each other headline the page declares
+/// where it differs, separated by ` | `.
+pub fn title_line(article: &Article) -> String {
+    let mut line = article.title.clone();
+    for h in &article.headlines {
+        line.push_str(" | ");
+        line.push_str(h);
+    }
+    line
 }
 
 /// The canonical text of an article: the canonical title on the first line (possibly empty),

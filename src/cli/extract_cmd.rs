@@ -1,37 +1,79 @@
-//! `stet extract FILE`: what stet would archive and hash for a saved page, without a database.
-//! For finding out why a page alerts, or does not.
+//! `stet extract FILE|URL`: what stet would archive and hash for a page, without a database.
+//! For finding out why a page alerts, or does not: `--explain` lists every block of text left
+//! out of the article and the rule that removed it.
 
 use std::io::Read;
-use std::path::PathBuf;
 
 use clap::Args;
 
 use super::exit;
 use super::output::{self, BOLD, DIM, paint};
-use crate::budget::{Budget, extract_within};
-use crate::extract::decode;
+use crate::budget::{Budget, explain_within};
+use crate::extract::{self, decode};
 use crate::fingerprint::Fingerprint;
 use crate::say;
 
 #[derive(Debug, Args)]
 pub struct ExtractArgs {
-    /// A saved HTML page, or - for standard input.
-    pub file: PathBuf,
-    /// The URL the page came from (resolves relative links in metadata).
-    #[arg(long, default_value = "https://example.org/article")]
-    pub url: String,
+    /// A saved HTML page, - for standard input, or an http(s) URL to fetch.
+    pub page: String,
+    /// The URL the page came from (resolves relative links in metadata; default: the URL
+    /// fetched, or https://example.org/article for a file).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Show which blocks were removed from the article, and by which rule.
+    #[arg(long)]
+    pub explain: bool,
+    /// CSS selector of the article container (as `select` in a [[watch]]).
+    #[arg(long, value_name = "CSS")]
+    pub select: Option<String>,
+    /// CSS selector of elements to remove first (as `ignore`); may be repeated.
+    #[arg(long, value_name = "CSS")]
+    pub ignore: Vec<String>,
+    /// Regular expression of lines to drop (as `ignore_text`); may be repeated.
+    #[arg(long, value_name = "REGEX")]
+    pub ignore_text: Vec<String>,
 }
 
-pub fn run(args: &ExtractArgs, json: bool) -> anyhow::Result<u8> {
-    let mut body = Vec::new();
-    if args.file.as_os_str() == "-" {
-        std::io::stdin().read_to_end(&mut body)?;
+pub async fn run(
+    args: &ExtractArgs,
+    config: &crate::config::Config,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let is_url = args.page.starts_with("http://") || args.page.starts_with("https://");
+    let (body, content_type, page_url) = if is_url {
+        let url = crate::fetch::parse_watch_url(&args.page)?;
+        let fetcher = crate::fetch::Fetcher::new(&config.fetch)?;
+        let response = fetcher
+            .fetch(url.as_str(), &Default::default())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot fetch {url}: {e}"))?;
+        let body = match response.payload {
+            crate::fetch::Payload::Body(b) => b,
+            crate::fetch::Payload::TooLarge { limit } => {
+                anyhow::bail!("{url}: the body is over {limit} bytes")
+            }
+            crate::fetch::Payload::NotModified => anyhow::bail!("{url}: 304 not modified"),
+        };
+        if response.status >= 400 {
+            say!("{}", paint(DIM, format!("http {}", response.status)));
+        }
+        (body, response.content_type, response.final_url)
     } else {
-        body = std::fs::read(&args.file)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
-    }
-    let article = match extract_within(&decode(&body, None), &args.url, &Budget::default()) {
-        Ok(article) => article,
+        let mut body = Vec::new();
+        if args.page == "-" {
+            std::io::stdin().read_to_end(&mut body)?;
+        } else {
+            body = std::fs::read(&args.page)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.page))?;
+        }
+        (body, None, "https://example.org/article".to_string())
+    };
+    let url = args.url.clone().unwrap_or(page_url);
+    let rules = rules(args, config, &url)?;
+    let html = decode(&body, content_type.as_deref());
+    let explained = match explain_within(&html, &url, &rules, &Budget::default()) {
+        Ok(explained) => explained,
         Err(reason) => {
             if json {
                 output::json_pretty(&serde_json::json!({
@@ -39,24 +81,40 @@ pub fn run(args: &ExtractArgs, json: bool) -> anyhow::Result<u8> {
                     "reason": reason.to_string(),
                 }))?;
             } else {
-                crate::say!("too_complex: {reason}");
+                say!("too_complex: {reason}");
             }
             return Ok(exit::FAILURE);
         }
     };
-    let fp = Fingerprint::of(&article);
+    let article = &explained.article;
+    let fp = Fingerprint::of(article);
     if json {
-        output::json_pretty(&serde_json::json!({
+        let removed: Vec<_> = explained
+            .removed
+            .iter()
+            .map(|r| serde_json::json!({"text": r.text, "rule": r.rule.to_string()}))
+            .collect();
+        let mut value = serde_json::json!({
             "title": article.title,
+            "headlines": article.headlines,
             "byline": article.byline,
             "published": article.published,
             "looks_not_found": article.looks_not_found,
             "content_hash": fp.content_hash,
             "canonical_text": fp.canonical_text,
-        }))?;
+            "extractor": extract::EXTRACTOR,
+        });
+        if args.explain {
+            value["kept"] = serde_json::json!(article.paragraphs);
+            value["removed"] = serde_json::json!(removed);
+        }
+        output::json_pretty(&value)?;
         return Ok(exit::OK);
     }
     say!("{}", paint(BOLD, &article.title));
+    for h in &article.headlines {
+        say!("{}", paint(DIM, format!("also headlined: {h}")));
+    }
     say!(
         "{}",
         paint(
@@ -73,8 +131,48 @@ pub fn run(args: &ExtractArgs, json: bool) -> anyhow::Result<u8> {
             )
         )
     );
+    if args.explain {
+        say!("\n{}", paint(BOLD, "kept"));
+        for p in &article.paragraphs {
+            say!("  + {}", excerpt(p));
+        }
+        say!("\n{}", paint(BOLD, "removed"));
+        for r in &explained.removed {
+            say!("  - [{}] {}", r.rule, excerpt(&r.text));
+        }
+        return Ok(exit::OK);
+    }
     for p in fp.canonical_text.lines().skip(1) {
         say!("\n{p}");
     }
     Ok(exit::OK)
+}
+
+/// The rules given on the command line, or else those of the config's entry for this URL.
+fn rules(
+    args: &ExtractArgs,
+    config: &crate::config::Config,
+    url: &str,
+) -> anyhow::Result<extract::Options> {
+    if args.select.is_some() || !args.ignore.is_empty() || !args.ignore_text.is_empty() {
+        return Ok(extract::Options::new(
+            args.select.as_deref(),
+            &args.ignore,
+            &args.ignore_text,
+        )?);
+    }
+    let same = |u: &str| crate::fetch::parse_watch_url(u).is_ok_and(|u| u.as_str() == url);
+    match config.watches.iter().find(|w| same(&w.url)) {
+        Some(w) => Ok(w.extract_options()?),
+        None => Ok(extract::Options::default()),
+    }
+}
+
+/// A block of text on one line, cut at 100 characters.
+fn excerpt(text: &str) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(100) {
+        Some((i, _)) => format!("{}…", &one_line[..i]),
+        None => one_line,
+    }
 }

@@ -158,7 +158,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Show one stored version of an article (its text, or the raw page with --raw).
     Show(show::ShowArgs),
-    /// Show what stet would archive and hash for a saved HTML page (no database needed).
+    /// Show what stet would archive and hash for a saved page or a URL (no database needed);
+    /// --explain says which blocks were removed and why.
     Extract(extract_cmd::ExtractArgs),
     /// See stet work offline: a local news site, an edit, page noise, an outage and a deletion.
     Demo(demo::DemoArgs),
@@ -284,7 +285,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         return demo::run(args, cli.json).await;
     }
     if let Command::Extract(args) = &cli.command {
-        return extract_cmd::run(args, cli.json);
+        let config = config_source(&cli).load()?;
+        return extract_cmd::run(args, &config, cli.json).await;
     }
     if let Command::Server(serve::ServerCommand::Token) = &cli.command {
         return serve::token(cli.json);

@@ -9,8 +9,9 @@ use super::{
     Result, Store, VersionRow,
 };
 use super::{
-    ChangeItem, ChangeQuery, LedgerPosition, SearchHit, SearchQuery, StoreError, StoredCheckpoint,
-    UnparsedBody, VerificationRun, WatchListItem, WatchListPage, WatchQuery, WitnessState,
+    ChangeItem, ChangeQuery, LatestBody, LedgerPosition, SearchHit, SearchQuery, StoreError,
+    StoredCheckpoint, UnparsedBody, VerificationRun, WatchListItem, WatchListPage, WatchQuery,
+    WitnessState,
 };
 use super::{CheckRecord, CheckRow, CheckTarget, EventRow, Recorded, Version, VersionMeta};
 use super::{WatchPage, WatchSummary, batch::SqliteBatch, pg::PgBatch};
@@ -405,6 +406,11 @@ impl Store {
         }
     }
 
+    /// The feed URL each feed-found watch came from.
+    pub fn feed_urls_of_watches(&self) -> Result<HashMap<WatchId, String>> {
+        on!(self.feed_urls_of_watches())
+    }
+
     /// The Merkle leaves of the ledger: each entry's encoding, in order of seq. Fails on an
     /// entry whose stored fields do not parse (`verify` names it).
     pub fn ledger_leaves(&self) -> Result<Vec<Vec<u8>>> {
@@ -561,6 +567,32 @@ impl Batch<'_> {
         match &self.0 {
             BatchKind::Sqlite(b) => b.keep_unparsed(watch, at, hash, raw, reason),
             BatchKind::Postgres(b, _) => b.keep_unparsed(watch, at, hash, raw, reason),
+        }
+    }
+
+    /// The extractor version that produced the watch's latest version: `None` when the watch
+    /// has no version, `Some(None)` when its latest version was stored before extractor
+    /// versions were recorded.
+    pub fn latest_extractor(&self, watch: WatchId) -> Result<Option<Option<String>>> {
+        match &self.0 {
+            BatchKind::Sqlite(b) => b.latest_extractor(watch),
+            BatchKind::Postgres(b, _) => b.latest_extractor(watch),
+        }
+    }
+
+    /// The watch's latest version with its raw body, for re-extraction.
+    pub fn latest_body(&self, watch: WatchId) -> Result<Option<LatestBody>> {
+        match &self.0 {
+            BatchKind::Sqlite(b) => b.latest_body(watch),
+            BatchKind::Postgres(b, _) => b.latest_body(watch),
+        }
+    }
+
+    /// Records which extractor produced a stored version.
+    pub fn set_extractor(&self, watch: WatchId, seq: VersionSeq, extractor: &str) -> Result<()> {
+        match &self.0 {
+            BatchKind::Sqlite(b) => b.set_extractor(watch, seq, extractor),
+            BatchKind::Postgres(b, _) => b.set_extractor(watch, seq, extractor),
         }
     }
 

@@ -24,6 +24,7 @@ mod batch;
 mod blobs;
 mod clock;
 mod deferred;
+mod extractor;
 mod feeds;
 mod ledger;
 mod listing;
@@ -42,6 +43,7 @@ pub use api::Batch;
 pub use batch::{Capture, CheckRecord, Recorded};
 pub use blobs::{ChunkIndex, PackedBody, compress_text};
 pub(crate) use blobs::{decompress_text, insert_blob};
+pub use extractor::LatestBody;
 pub use feeds::FeedRow;
 pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
 pub use listing::WatchPage;
@@ -77,6 +79,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_robust.sql"),
     PROOFS_SQL,
     include_str!("../../migrations/0009_search.sql"),
+    include_str!("../../migrations/0010_extractor.sql"),
     include_str!("../../migrations/0011_scale.sql"),
 ];
 

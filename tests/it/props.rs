@@ -93,14 +93,14 @@ proptest! {
     #[test]
     fn extraction_never_panics_on_tag_soup(html in tag_soup()) {
         timed("extract_within", &html, || {
-            let _ = budget::extract_within(&html, "https://news.example/a", &Budget::default());
+            let _ = budget::extract_within(&html, "https://news.example/a", &Default::default(), &Budget::default());
         });
     }
 
     #[test]
     fn extraction_never_panics_on_any_text(html in "\\PC{0,400}") {
         timed("extract_within", &html, || {
-            let _ = budget::extract_within(&html, "https://news.example/a", &Budget::default());
+            let _ = budget::extract_within(&html, "https://news.example/a", &Default::default(), &Budget::default());
         });
     }
 
@@ -286,7 +286,12 @@ fn regression_corpus() {
     ];
     for html in corpus {
         timed("extract_within", html, || {
-            let _ = budget::extract_within(html, "https://news.example/a", &Budget::default());
+            let _ = budget::extract_within(
+                html,
+                "https://news.example/a",
+                &Default::default(),
+                &Budget::default(),
+            );
         });
         let shape = budget::measure(html);
         let depth = tree_depth(&dom_query::Document::from(*html));

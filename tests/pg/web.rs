@@ -119,7 +119,7 @@ fn serve_and_proofs_answer_from_postgresql_with_bodies_in_s3() {
     // Search finds the sentence the edit removed, in version 1 only. The server indexes what
     // it finds when it starts, so the first answers may still be empty.
     let mut hits = Value::Null;
-    wait_until(60, "the search index to hold the archive", || {
+    wait_until(120, "the search index to hold the archive", || {
         hits = served.json("/api/v1/search?q=%22four%20days%20of%20notice%22");
         hits["items"].as_array().is_some_and(|i| !i.is_empty())
     });

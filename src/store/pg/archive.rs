@@ -82,6 +82,21 @@ fn add_watch_tx(
 }
 
 impl Pg {
+    pub(in crate::store) fn feed_urls_of_watches(
+        &self,
+    ) -> Result<std::collections::HashMap<WatchId, String>> {
+        self.with(|c| {
+            c.query(
+                "SELECT w.id, f.url FROM watches w JOIN feeds f ON f.id = w.feed_id
+                 WHERE w.removed_at IS NULL",
+                &[],
+            )?
+            .iter()
+            .map(|r| Ok((WatchId(r.try_get(0)?), r.try_get(1)?)))
+            .collect()
+        })
+    }
+
     pub(in crate::store) fn add_watch(
         &self,
         url: &str,

@@ -46,6 +46,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_search",
         include_str!("../../../migrations/postgres/0004_search.sql"),
     ),
+    (
+        "0005_extractor",
+        include_str!("../../../migrations/postgres/0005_extractor.sql"),
+    ),
 ];
 
 /// The advisory lock every write transaction takes first: the ledger is one chain, so its

@@ -158,6 +158,67 @@ impl PgBatch<'_> {
         blocking(|| f(&mut tx))
     }
 
+    pub(in crate::store) fn latest_extractor(
+        &self,
+        watch: WatchId,
+    ) -> Result<Option<Option<String>>> {
+        self.with(|tx| {
+            tx.query_opt(
+                "SELECT extractor FROM versions WHERE watch_id = $1 ORDER BY seq DESC LIMIT 1",
+                &[&watch.0],
+            )?
+            .map(|r| r.try_get(0).map_err(StoreError::from))
+            .transpose()
+        })
+    }
+
+    pub(in crate::store) fn latest_body(
+        &self,
+        watch: WatchId,
+    ) -> Result<Option<crate::store::LatestBody>> {
+        let bucket = self.blobs;
+        self.with(|tx| {
+            let Some(r) = tx.query_opt(
+                "SELECT seq, extractor, final_url, body_hash FROM versions
+                 WHERE watch_id = $1 ORDER BY seq DESC LIMIT 1",
+                &[&watch.0],
+            )?
+            else {
+                return Ok(None);
+            };
+            let hash: String = r.try_get(3)?;
+            let raw = read_blob(tx, bucket, &hash)?
+                .ok_or_else(|| StoreError::Corrupt(format!("blob {hash} is missing")))?;
+            Ok(Some(crate::store::LatestBody {
+                seq: VersionSeq(r.try_get(0)?),
+                extractor: r.try_get(1)?,
+                final_url: r.try_get(2)?,
+                raw,
+            }))
+        })
+    }
+
+    pub(in crate::store) fn set_extractor(
+        &self,
+        watch: WatchId,
+        seq: VersionSeq,
+        extractor: &str,
+    ) -> Result<()> {
+        let n = self.with(|tx| {
+            Ok(tx.execute(
+                "UPDATE versions SET extractor = $3 WHERE watch_id = $1 AND seq = $2",
+                &[&watch.0, &seq.0, &extractor],
+            )?)
+        })?;
+        if n != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "no version {seq} of watch {} to mark",
+                watch.0
+            )));
+        }
+        Ok(())
+    }
+
     /// Keeps the raw body of a page that was not parsed, in this batch's transaction.
     pub(in crate::store) fn keep_unparsed(
         &self,
