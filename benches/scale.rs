@@ -155,7 +155,7 @@ fn main() -> anyhow::Result<()> {
         }
     });
     let mut ready = None;
-    let mut first_pass = None;
+    let mut last_pass = None;
     let mut peak_checking = 0;
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut checked = 0;
@@ -166,13 +166,13 @@ fn main() -> anyhow::Result<()> {
                 ready = Some(at - started);
             }
             if line.contains("pass finished") {
-                first_pass.get_or_insert(at);
+                last_pass = Some(at);
                 checked += field(&line, "checked=").unwrap_or(0);
             }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let pass_secs = first_pass.map(|t| (t - started).as_secs_f64());
+    let pass_secs = last_pass.map(|t| (t - started).as_secs_f64());
     // Idle: everything checked, nothing due for an hour.
     std::thread::sleep(Duration::from_secs(3));
     let mut idle = 0;
