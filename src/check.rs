@@ -8,7 +8,6 @@
 //! never reaches classification; only the watch's next due time moves to the pause's end.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +29,7 @@ use crate::model::{
 };
 use crate::polite::{Health, Politeness};
 use crate::scheduler::{self, Cadence, DueInput, Next, SchedulePolicy};
-use crate::store::{Capture, CheckRecord, CheckTarget, ChunkIndex, PackedBody, Store};
+use crate::store::{Capture, CheckRecord, CheckTarget, ChunkIndex, Location, PackedBody, Store};
 
 /// How many checks of a pass wait for their host at once, at most (each holds about 1.6 KB
 /// while it waits). Beyond it, a pass over more targets of one slowed host than this could
@@ -253,7 +252,7 @@ fn rules_by_url<'a>(
 /// abandoned; what was fetched is still recorded.
 pub async fn run_pass(
     config: &Config,
-    db_path: &Path,
+    db_path: &Location,
     targets: Vec<CheckTarget>,
     shutdown: CancellationToken,
     on_report: impl FnMut(&CheckReport),
@@ -267,7 +266,7 @@ impl Checker {
     /// Checks `targets` once; see [`run_pass`].
     pub async fn pass(
         &self,
-        db_path: &Path,
+        db_path: &Location,
         targets: Vec<CheckTarget>,
         shutdown: CancellationToken,
         mut on_report: impl FnMut(&CheckReport),
@@ -348,7 +347,7 @@ impl Checker {
         &self,
         target: CheckTarget,
         rules: Arc<extract::Options>,
-        db_path: &Path,
+        db_path: &Location,
     ) -> Probe {
         let mut probe = Probe {
             watch_id: target.id,
@@ -430,7 +429,7 @@ impl Checker {
 async fn fetch_and_read(
     fetcher: &Fetcher,
     extract_slots: &tokio::sync::Semaphore,
-    db_path: &Path,
+    db_path: &Location,
     target: &CheckTarget,
     original: &Url,
     probe: &mut Probe,
@@ -586,7 +585,7 @@ fn analyse(
     content_type: Option<&str>,
     final_url: String,
     rules: &extract::Options,
-    db_path: &Path,
+    db_path: &Location,
 ) -> Analysis {
     let html = extract::decode(&body, content_type);
     let article = match budget::extract_within(&html, &final_url, rules, &budget::Budget::default())
@@ -624,11 +623,15 @@ fn analyse(
 
 thread_local! {
     /// Each blocking thread keeps one read-only connection for chunk look-ups.
-    static CHUNK_INDEX: std::cell::RefCell<Option<(PathBuf, ChunkIndex)>> =
+    static CHUNK_INDEX: std::cell::RefCell<Option<(std::path::PathBuf, ChunkIndex)>> =
         const { std::cell::RefCell::new(None) };
 }
 
-fn with_chunk_index<T>(db_path: &Path, f: impl FnOnce(Option<&ChunkIndex>) -> T) -> T {
+fn with_chunk_index<T>(db: &Location, f: impl FnOnce(Option<&ChunkIndex>) -> T) -> T {
+    // A shared archive is not asked: the writer stores whatever chunk it does not find.
+    let Some(db_path) = db.sqlite_path() else {
+        return f(None);
+    };
     CHUNK_INDEX.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().is_none_or(|(p, _)| p != db_path) {
@@ -643,7 +646,7 @@ fn with_chunk_index<T>(db_path: &Path, f: impl FnOnce(Option<&ChunkIndex>) -> T)
 /// The writer thread: owns the write connection, classifies each probe against the archive and
 /// records it, committing up to [`MAX_BATCH`] outcomes per transaction.
 fn spawn_writer(
-    db_path: PathBuf,
+    db_path: Location,
     policy: Policy,
     schedule: SchedulePolicy,
     alert_routes: Vec<crate::notify::AlertRoute>,
@@ -918,7 +921,7 @@ mod tests {
             robots: None,
             born: None,
         };
-        let path = PathBuf::from("unused.db");
+        let path = Location::from(std::path::PathBuf::from("unused.db"));
         let probe = checker.probe(target, Default::default(), &path);
         let size = std::mem::size_of_val(&probe);
         eprintln!("a waiting check: {size} bytes");

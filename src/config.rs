@@ -90,10 +90,14 @@ pub struct LedgerConfig {
 
 impl LedgerConfig {
     /// Where the signing key is: `key`, or `ledger.key` beside the database `db`.
-    pub fn key_path(&self, db: &Path) -> PathBuf {
-        self.key
-            .clone()
-            .unwrap_or_else(|| db.with_file_name("ledger.key"))
+    /// The signing key: `key` when set, else `ledger.key` beside a SQLite archive, or for a
+    /// PostgreSQL one in the state directory (`$STATE_DIRECTORY`, else the working directory).
+    pub fn key_path(&self, db: &crate::store::Location) -> PathBuf {
+        self.key.clone().unwrap_or_else(|| {
+            db.sqlite_path()
+                .map_or_else(default_db_path, Path::to_path_buf)
+                .with_file_name("ledger.key")
+        })
     }
 }
 
@@ -104,12 +108,78 @@ pub struct StorageConfig {
     /// taken from the working directory.
     #[serde(default = "default_db_path")]
     pub path: PathBuf,
+    /// A PostgreSQL archive (`postgresql://user:password@host:port/dbname`) instead of the
+    /// SQLite file: any number of `stet run` workers may share it.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// With `url`: page-body chunks in S3-compatible storage (`s3://bucket/prefix`) instead of
+    /// the database.
+    #[serde(default)]
+    pub blobs: Option<String>,
+    /// The object store's endpoint (`http://127.0.0.1:8333`); else `AWS_ENDPOINT_URL`, else AWS.
+    #[serde(default)]
+    pub blobs_endpoint: Option<String>,
+    /// Else `AWS_REGION` or `AWS_DEFAULT_REGION`.
+    #[serde(default)]
+    pub blobs_region: Option<String>,
+    /// Else `AWS_ACCESS_KEY_ID`.
+    #[serde(default)]
+    pub blobs_access_key_id: Option<String>,
+    /// Else `AWS_SECRET_ACCESS_KEY`.
+    #[serde(default)]
+    pub blobs_secret_access_key: Option<String>,
+    /// With `url`: how long a worker's claim on due work lasts; a dead worker's watches are
+    /// checked by the others once it has passed.
+    #[serde(default = "default_lease", with = "crate::scheduler::humantime_serde")]
+    pub lease: Duration,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         Self {
             path: default_db_path(),
+            url: None,
+            blobs: None,
+            blobs_endpoint: None,
+            blobs_region: None,
+            blobs_access_key_id: None,
+            blobs_secret_access_key: None,
+            lease: default_lease(),
+        }
+    }
+}
+
+fn default_lease() -> Duration {
+    crate::store::DEFAULT_LEASE
+}
+
+impl StorageConfig {
+    /// Where the archive lives: the PostgreSQL `url` when there is one, else the SQLite `path`.
+    pub fn location(&self) -> crate::store::Location {
+        match &self.url {
+            Some(url) => crate::store::Location::Postgres {
+                url: url.clone(),
+                blobs: self.blobs.as_ref().map(|u| crate::store::BlobsConfig {
+                    url: u.clone(),
+                    endpoint: self.blobs_endpoint.clone(),
+                    region: self.blobs_region.clone(),
+                    access_key_id: self.blobs_access_key_id.clone(),
+                    secret_access_key: self.blobs_secret_access_key.clone(),
+                }),
+                lease: self.lease,
+            },
+            None => crate::store::Location::Sqlite(self.path.clone()),
+        }
+    }
+
+    /// `--db` or `STET_DB`: a file path, or a PostgreSQL URL.
+    pub fn set_db(&mut self, db: &std::path::Path) {
+        let s = db.to_string_lossy();
+        if crate::store::Location::is_postgres_url(&s) {
+            self.url = Some(s.into_owned());
+        } else {
+            self.path = db.to_owned();
+            self.url = None;
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::clock::{JumpDetector, Reading};
 use crate::config::Config;
 use crate::feeds;
 use crate::model::now_rfc3339;
-use crate::store::Store;
+use crate::store::{Location, Store};
 
 /// The longest the loop sleeps before looking at the database again (watches may be added by
 /// the CLI meanwhile).
@@ -80,7 +80,7 @@ impl ConfigSource {
             None => Config::default(),
         };
         if let Some(db) = &self.db_override {
-            config.storage.path = db.clone();
+            config.storage.set_db(db);
         }
         Ok(config)
     }
@@ -93,8 +93,9 @@ pub async fn run(
     shutdown: CancellationToken,
     reload: Arc<Notify>,
 ) -> anyhow::Result<()> {
-    let db_path = config.storage.path.clone();
-    let _lock = lock_instance(&db_path)?;
+    let db_path = config.storage.location();
+    // Several workers share a PostgreSQL archive; a SQLite file has one daemon.
+    let _lock = db_path.sqlite_path().map(lock_instance).transpose()?;
     apply_config(&db_path, &config).await?;
     let mut checker = Checker::for_daemon(&config)?;
     let watchdog = spawn_watchdog(shutdown.clone());
@@ -108,7 +109,11 @@ pub async fn run(
     // One read connection for the loop's questions (what is due, and when next); passes and
     // feed polls write through their own.
     let mut reader = Store::open(&db_path)?;
-    let identity = FileIdentity::of(&db_path)?;
+    // A SQLite archive is the file that was opened; PostgreSQL has no file to watch.
+    let identity = db_path
+        .sqlite_path()
+        .map(|p| FileIdentity::of(p).map(|id| (p.to_path_buf(), id)))
+        .transpose()?;
     let mut clock = JumpDetector::new(Duration::from_secs(60));
     let mut fatal = None;
     // Said once when the archive has nothing to check, again only after it had something.
@@ -117,8 +122,11 @@ pub async fn run(
     while !shutdown.is_cancelled() {
         // The archive is the file that was opened: if it was removed or replaced, writing on
         // would go to a file nobody can read (or create a new, empty archive). Stop instead.
-        if let Err(e) = identity.still(&db_path) {
-            let e = rescue(&reader, &db_path, e);
+        let changed = identity
+            .as_ref()
+            .and_then(|(path, id)| id.still(path).err().map(|e| (path, e)));
+        if let Some((path, e)) = changed {
+            let e = rescue(&reader, path, e);
             tracing::error!(db = %db_path.display(), error = %format!("{e:#}"), "stopping: the database file changed under the daemon");
             fatal = Some(e);
             shutdown.cancel(); // the notifier stops too
@@ -175,7 +183,7 @@ pub async fn run(
         let wait = time_until_next_due(&reader).unwrap_or(MAX_IDLE);
         if idle(&shutdown, &reload, wait).await == Wake::Reload {
             match source.load() {
-                Ok(new) if new.storage.path != db_path => tracing::error!(
+                Ok(new) if new.storage.location() != db_path => tracing::error!(
                     "reload refused: the database path changed; restart stet to use another database"
                 ),
                 Ok(new) => match apply_config(&db_path, &new)
@@ -222,14 +230,14 @@ pub async fn run(
 /// stops the start, as `stet serve` would.
 async fn spawn_server(
     config: &Config,
-    db_path: &Path,
+    db_path: &Location,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     if config.server.listen.is_none() {
         return Ok(None);
     }
     let options = crate::server::ServeOptions::from_config(config, None)?;
-    let bound = crate::server::bind(db_path.to_path_buf(), options).await?;
+    let bound = crate::server::bind(db_path.clone(), options).await?;
     Ok(Some(tokio::spawn(async move {
         if let Err(e) = bound.serve(shutdown).await {
             tracing::error!(error = %e, "the web interface stopped");
@@ -345,7 +353,7 @@ fn time_until_next_due(store: &Store) -> Option<Duration> {
 async fn poll_due_feeds(
     checker: &Checker,
     config: &Config,
-    db_path: &Path,
+    db_path: &Location,
     reader: &Store,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
@@ -364,7 +372,7 @@ async fn poll_due_feeds(
 }
 
 /// Brings the config's watches and feeds into the archive.
-pub async fn apply_config(db_path: &Path, config: &Config) -> anyhow::Result<()> {
+pub async fn apply_config(db_path: &Location, config: &Config) -> anyhow::Result<()> {
     let db = db_path.to_owned();
     let config = config.clone();
     tokio::task::spawn_blocking(move || {

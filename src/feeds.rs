@@ -7,7 +7,6 @@
 //! refuses internal addresses.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use url::Url;
 
@@ -178,7 +177,7 @@ pub struct PollReport {
 pub async fn poll(
     checker: &Checker,
     config: &Config,
-    db_path: &Path,
+    db_path: &crate::store::Location,
     feed: &FeedRow,
 ) -> PollReport {
     let mut report = PollReport {

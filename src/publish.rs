@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::model::{Sha256Hash, now_rfc3339};
 use crate::note::Signer;
 use crate::proof::{Checkpoint, Tree, add_checkpoint_body};
-use crate::store::Store;
+use crate::store::{Location, Store};
 
 /// Why a checkpoint could not be published at all.
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +120,7 @@ impl PublishReport {
 /// Publishes a checkpoint of the ledger of `db`: signs and stores it (unless the ledger has not
 /// grown since the last one and `force` is false), timestamps it, and sends it to every witness.
 pub async fn publish(
-    db: &Path,
+    db: &Location,
     config: &Config,
     signer: &Signer,
     force: bool,
@@ -377,7 +377,7 @@ fn reason(status: u16) -> &'static str {
 /// ledger grew. Returns at once when no schedule or no key is configured.
 pub fn spawn_schedule(
     config: Config,
-    db: PathBuf,
+    db: Location,
     shutdown: CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let cadence: crate::scheduler::Cadence = config.ledger.publish.as_deref()?.parse().ok()?;

@@ -237,9 +237,13 @@ pub async fn run(args: &DemoArgs, json: bool) -> anyhow::Result<u8> {
         let targets = store.check_targets(None)?;
         drop(store);
         let mut reports: Vec<CheckReport> = Vec::new();
-        run_pass(&config, &db_path, targets, CancellationToken::new(), |r| {
-            reports.push(r.clone())
-        })
+        run_pass(
+            &config,
+            &(&db_path).into(),
+            targets,
+            CancellationToken::new(),
+            |r| reports.push(r.clone()),
+        )
         .await?;
         for r in &reports {
             if json {

@@ -15,6 +15,7 @@ mod feed;
 mod history;
 mod ledger_cmd;
 mod man;
+mod migrate;
 pub mod output;
 mod proof_cmd;
 mod run;
@@ -176,6 +177,9 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Load a JSON Lines export into a new, empty database, re-checking every ledger entry.
     Import(export::ImportArgs),
+    /// Move the archive into a new one (a SQLite file into PostgreSQL), with the same ledger
+    /// head, and verify the copy.
+    Migrate(migrate::MigrateArgs),
     /// Print the commented example configuration, or check a configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
@@ -202,7 +206,7 @@ pub struct UrlArgs {
 /// What every verb needs: the configuration, where the database is, and how to print.
 pub struct Context {
     pub config: Config,
-    pub db_path: PathBuf,
+    pub db_path: crate::store::Location,
     pub json: bool,
     /// Where the config came from, to name the same `--config` and `--db` in hints.
     pub source: crate::daemon::ConfigSource,
@@ -212,7 +216,7 @@ impl Context {
     fn load(cli: &Cli) -> anyhow::Result<Self> {
         let source = config_source(cli);
         let config = source.load()?;
-        let db_path = config.storage.path.clone();
+        let db_path = config.storage.location();
         Ok(Self {
             config,
             db_path,
@@ -312,6 +316,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::VerifyProof(args) => proof_cmd::verify_proof(&ctx, &args),
         Command::Export(args) => export::export(&ctx, &args),
         Command::Import(args) => export::import(&ctx, &args),
+        Command::Migrate(args) => migrate::run(&ctx, &args),
         Command::Alerts(cmd) => alerts::run(&ctx, &cmd).await,
         Command::Serve(args) => serve::run(&ctx, &args).await,
         Command::Demo(_)

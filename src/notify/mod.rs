@@ -16,7 +16,7 @@ pub mod message;
 pub mod rules;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -142,7 +142,7 @@ fn after(d: Duration) -> String {
 /// pending, when `shutdown` fires.
 pub async fn deliver_round(
     config: &Config,
-    db_path: &Path,
+    db_path: &crate::store::Location,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<RoundSummary> {
     install_crypto_provider();
@@ -421,7 +421,11 @@ impl Notifier {
 
 /// Starts the daemon's notifier: a delivery round now (alerts left from before a restart go
 /// first), then every few seconds, until `shutdown`.
-pub fn spawn(config: Config, db_path: PathBuf, shutdown: CancellationToken) -> Notifier {
+pub fn spawn(
+    config: Config,
+    db_path: crate::store::Location,
+    shutdown: CancellationToken,
+) -> Notifier {
     let probe_config = config.clone();
     tokio::spawn(async move { probe_sinks(&probe_config).await });
     let (sender, configs) = tokio::sync::watch::channel(config);

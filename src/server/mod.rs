@@ -16,7 +16,6 @@ mod memento;
 pub mod view;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,7 +30,7 @@ pub use auth::{Access, Exposed, new_token, token_hash};
 
 use crate::config::Config;
 use crate::model::Sha256Hash;
-use crate::store::{Store, StoreError};
+use crate::store::{Location, Store, StoreError};
 
 /// Where `stet serve` listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8480";
@@ -131,7 +130,7 @@ impl Bound {
 }
 
 /// Checks the access rules, opens the archive and binds the address.
-pub async fn bind(db_path: PathBuf, options: ServeOptions) -> Result<Bound, ServeError> {
+pub async fn bind(db_path: Location, options: ServeOptions) -> Result<Bound, ServeError> {
     let access = Access::new(options.listen, options.public, options.token_hashes.clone())?;
     // Opening once here creates or migrates the archive before the first request.
     let path = db_path.clone();
@@ -169,7 +168,7 @@ pub(crate) struct AppState {
 }
 
 struct Inner {
-    db_path: PathBuf,
+    db_path: Location,
     /// Open read connections not in use.
     idle: Mutex<Vec<Store>>,
     access: Access,

@@ -6,7 +6,7 @@
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::blobs::{PackedBody, insert_blob, insert_packed};
-use super::{Result, Store, StoreError, compress_text, ledger, outbox, proofs};
+use super::{Result, Sqlite, StoreError, compress_text, ledger, outbox, proofs};
 use crate::classify::{Decision, Latest, Metadata, WatchState};
 use crate::fetch::Validators;
 use crate::ledger::EntryKind;
@@ -35,7 +35,7 @@ pub struct Capture {
     pub text_zstd: Option<Vec<u8>>,
 }
 
-/// Everything one check produced, for [`Batch::record`].
+/// Everything one check produced, for [`crate::store::Batch::record`].
 #[derive(Debug, Clone)]
 pub struct CheckRecord<'a> {
     pub watch_id: WatchId,
@@ -58,10 +58,10 @@ pub struct Recorded {
     pub content_hash: Option<ContentHash>,
 }
 
-impl Store {
+impl Sqlite {
     /// Starts a transaction in which check outcomes are classified and recorded together.
-    pub fn batch(&mut self) -> Result<Batch<'_>> {
-        Ok(Batch {
+    pub fn batch(&mut self) -> Result<SqliteBatch<'_>> {
+        Ok(SqliteBatch {
             // As `write_transaction`, borrowing only the connection.
             tx: self
                 .conn
@@ -71,14 +71,14 @@ impl Store {
     }
 }
 
-/// One open transaction of check outcomes. Dropped without [`Batch::commit`], it rolls back.
-pub struct Batch<'a> {
+/// One open SQLite transaction of check outcomes. Dropped without committing, it rolls back.
+pub(crate) struct SqliteBatch<'a> {
     /// Open to the other store modules that add operations to a batch (`deferred`).
     pub(super) tx: Transaction<'a>,
     alert_routes: &'a [AlertRoute],
 }
 
-impl Batch<'_> {
+impl SqliteBatch<'_> {
     /// What is known about a watch now, inside this transaction.
     pub fn state(&self, watch: WatchId) -> Result<WatchState> {
         let (status, gone_streak, error_streak): (String, u32, u32) = self.tx.query_row(

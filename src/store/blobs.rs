@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{Result, Store, StoreError, ZSTD_LEVEL};
+use super::{Result, Sqlite, StoreError, ZSTD_LEVEL};
 use crate::model::{BodyHash, Sha256Hash};
 
 /// Content-defined chunk sizes: small enough that a site's shared template and an article's
@@ -21,16 +21,16 @@ const CHUNK_MAX: u32 = 64 * 1024;
 /// prepared off the writer thread so that the one writer only inserts rows.
 #[derive(Debug, Clone)]
 pub struct PackedBody {
-    chunks: Vec<PackedChunk>,
+    pub(super) chunks: Vec<PackedChunk>,
 }
 
 #[derive(Debug, Clone)]
-struct PackedChunk {
-    digest: Sha256Hash,
-    offset: usize,
-    len: usize,
+pub(super) struct PackedChunk {
+    pub(super) digest: Sha256Hash,
+    pub(super) offset: usize,
+    pub(super) len: usize,
     /// zstd-compressed bytes; `None` when the chunk was already stored when packed.
-    data: Option<Vec<u8>>,
+    pub(super) data: Option<Vec<u8>>,
 }
 
 impl PackedBody {
@@ -57,7 +57,7 @@ impl PackedBody {
     }
 }
 
-fn compress(bytes: &[u8]) -> Result<Vec<u8>> {
+pub(super) fn compress(bytes: &[u8]) -> Result<Vec<u8>> {
     zstd::bulk::compress(bytes, ZSTD_LEVEL)
         .map_err(|e| StoreError::Corrupt(format!("cannot compress: {e}")))
 }
@@ -187,7 +187,7 @@ pub(super) fn decompress(conn: &Connection, compression: &str, data: &[u8]) -> R
     }
 }
 
-impl Store {
+impl Sqlite {
     /// The raw body stored under `hash`, decompressed.
     pub fn blob(&self, hash: &BodyHash) -> Result<Option<Vec<u8>>> {
         let row: Option<(String, Vec<u8>)> = self
@@ -201,4 +201,27 @@ impl Store {
         row.map(|(compression, data)| decompress(&self.conn, &compression, &data))
             .transpose()
     }
+}
+
+/// Reassembles a body from its manifest (the chunks' 32-byte digests in order), reading each
+/// chunk's compressed bytes with `chunk`.
+pub(super) fn decompress_chunks(
+    manifest: &[u8],
+    mut chunk: impl FnMut(&str) -> Result<Option<Vec<u8>>>,
+) -> Result<Vec<u8>> {
+    if !manifest.len().is_multiple_of(32) {
+        return Err(StoreError::Corrupt(
+            "blob manifest is not a list of digests".into(),
+        ));
+    }
+    let mut out = Vec::new();
+    for digest in manifest.chunks(32) {
+        let key = hex::encode(digest);
+        let compressed =
+            chunk(&key)?.ok_or_else(|| StoreError::Corrupt(format!("chunk {key} is missing")))?;
+        let bytes = zstd::decode_all(compressed.as_slice())
+            .map_err(|e| StoreError::Corrupt(format!("chunk {key} does not decompress: {e}")))?;
+        out.extend_from_slice(&bytes);
+    }
+    Ok(out)
 }

@@ -3,9 +3,9 @@
 //! Owns the one statement that shifts every pending `next_check_at` and `next_poll_at` by the
 //! same amount. Never decides whether the clock jumped.
 
-use super::{Result, Store};
+use super::{Result, Sqlite};
 
-impl Store {
+impl Sqlite {
     /// Moves every pending due time of watches and feeds by `secs` (negative: earlier), in one
     /// transaction. Returns how many watches and feeds were moved.
     pub fn shift_due_times(&mut self, secs: i64) -> Result<usize> {

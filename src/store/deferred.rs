@@ -6,10 +6,11 @@
 
 use rusqlite::params;
 
-use super::{Batch, Result};
+use super::Result;
+use super::batch::SqliteBatch;
 use crate::model::{VersionSeq, WatchId};
 
-impl Batch<'_> {
+impl SqliteBatch<'_> {
     /// Moves the watch's next check to `next_check_at` (RFC 3339); returns its current version.
     pub fn defer(&mut self, watch: WatchId, next_check_at: &str) -> Result<Option<VersionSeq>> {
         self.tx.execute(

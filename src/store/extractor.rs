@@ -9,7 +9,8 @@ use rusqlite::params;
 
 use std::collections::HashMap;
 
-use super::{Batch, Result, Store, StoreError, decompress};
+use super::batch::SqliteBatch;
+use super::{Result, Sqlite, StoreError, decompress};
 use crate::model::{VersionSeq, WatchId};
 
 /// The latest version of a watch as stored: its raw body and the pipeline that read it.
@@ -22,7 +23,7 @@ pub struct LatestBody {
     pub raw: Vec<u8>,
 }
 
-impl Store {
+impl Sqlite {
     /// The feed URL each feed-found watch came from.
     pub fn feed_urls_of_watches(&self) -> Result<HashMap<WatchId, String>> {
         let mut stmt = self.conn.prepare(
@@ -34,7 +35,7 @@ impl Store {
     }
 }
 
-impl Batch<'_> {
+impl SqliteBatch<'_> {
     /// The extractor version that produced the watch's latest version: `None` when the watch
     /// has no version, `Some(None)` when its latest version was stored before extractor
     /// versions were recorded.
@@ -94,12 +95,13 @@ mod tests {
     use super::*;
     use crate::classify::{Decision, WatchState};
     use crate::model::{CheckKind, Sha256Hash, WatchStatus};
+    use crate::store::Store;
     use crate::store::{Capture, CheckRecord};
 
     #[test]
     fn extractor_is_recorded_and_latest_body_read_back() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("a.db")).unwrap();
+        let mut store = Store::open(dir.path().join("a.db")).unwrap();
         let (watch, _) = store
             .add_watch("https://n.example/a", "cli", "2026-01-01T00:00:00Z")
             .unwrap();

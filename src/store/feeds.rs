@@ -6,7 +6,7 @@
 use rusqlite::params;
 use serde::Serialize;
 
-use super::{Result, Store};
+use super::{Result, Sqlite};
 use crate::fetch::Validators;
 
 /// A feed as the list shows it.
@@ -27,7 +27,7 @@ pub struct FeedRow {
     pub discovered: i64,
 }
 
-impl Store {
+impl Sqlite {
     /// Adds an article URL found in a feed. Returns whether it is new.
     pub fn add_feed_watch(&mut self, url: &str, feed_id: i64, at: &str) -> Result<bool> {
         let (id, added) = self.add_watch(url, "feed", at)?;

@@ -7,7 +7,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use zstd::bulk::Decompressor;
 
-use super::{Result, Store, StoreError, ZSTD_LEVEL, decompress, decompress_text, insert_blob};
+use super::{Result, Sqlite, StoreError, ZSTD_LEVEL, decompress, decompress_text, insert_blob};
 use crate::ledger::{
     Entry, EntryBody, EntryKind, ExportEvent, ExportLine, ExportVersion, ExportWatch, Head,
 };
@@ -213,7 +213,7 @@ pub struct EventCheckRow {
     pub version_seq: Option<i64>,
 }
 
-impl Store {
+impl Sqlite {
     /// The number of entries and the last entry's hash; `None` for an empty ledger.
     pub fn ledger_head(&self) -> Result<Option<Head>> {
         Ok(last(&self.conn)?.map(|(entries, head)| Head { entries, head }))

@@ -7,7 +7,7 @@
 
 use rusqlite::params;
 
-use super::{Result, Store, WatchSummary, parse_col};
+use super::{Result, Sqlite, WatchSummary, parse_col};
 use crate::model::WatchId;
 
 /// Which watches one page holds.
@@ -21,7 +21,7 @@ pub struct WatchPage {
     pub include_removed: bool,
 }
 
-impl Store {
+impl Sqlite {
     /// One page of the watch list, in id order (the order of `watches`).
     pub fn watch_page(&self, page: WatchPage) -> Result<Vec<WatchSummary>> {
         let mut stmt = self.conn.prepare_cached(

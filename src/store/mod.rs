@@ -1,21 +1,25 @@
-//! The archive in SQLite: the only module that runs SQL.
+//! The archive: the only module that runs SQL, in SQLite (the embedded default) or in
+//! PostgreSQL (an archive several workers share).
 //!
-//! Owns opening the database (WAL, busy timeout, migrations from `migrations/*.sql`), the watch
-//! list, and the atomic application of check outcomes: a check row, a version, its blob and its
-//! event are written in one transaction, so a crash leaves either all of them or none.
-//! Blocking: callers keep it off async threads (one writer thread; readers open their own).
-//! Every version, event and watch change also gets its ledger entry in the same transaction
-//! (the `ledger` submodule).
+//! Owns opening the database (SQLite: WAL, busy timeout, migrations from `migrations/*.sql`;
+//! PostgreSQL: `migrations/postgres/*.sql`), the watch list, and the atomic application of check
+//! outcomes: a check row, a version, its blob and its event are written in one transaction, so a
+//! crash leaves either all of them or none. Blocking: callers keep it off async threads (one
+//! writer thread; readers open their own). Every version, event and watch change also gets its
+//! ledger entry in the same transaction (the `ledger` submodule).
 //!
-//! One submodule per concern: `watches` (the watch list and due targets), `feeds` (feeds and
+//! One set of operations (`api`: [`Store`] and [`Batch`]), two implementations. SQLite's SQL is
+//! in one submodule per concern: `watches` (the watch list and due targets), `feeds` (feeds and
 //! their polls), `versions` (reading versions, events and checks), `batch` (recording check
 //! outcomes), `deferred` (a check not made: only the due time moves), `blobs` (chunk packing,
 //! compression, bodies), `listing` (the watch list by pages), `ledger`, `outbox`, `proofs`
 //! (checkpoints and witnesses), and for the web interface `pages` (paged watch list, changes,
 //! Memento lookups, verification runs), `search` (the full-text index), `unparsed` (bodies kept
 //! without a version: too complex to parse), `clock` (due times moved after a clock jump) and
-//! `rescue` (a copy of an archive whose file was removed).
+//! `rescue` (a copy of an archive whose file was removed). PostgreSQL's is in `pg`; page-body
+//! chunks may live in S3-compatible storage (`s3`).
 
+mod api;
 mod batch;
 mod blobs;
 mod clock;
@@ -26,14 +30,17 @@ mod ledger;
 mod listing;
 mod outbox;
 mod pages;
+mod pg;
 mod proofs;
 mod rescue;
+mod s3;
 mod search;
 mod unparsed;
 mod versions;
 mod watches;
 
-pub use batch::{Batch, Capture, CheckRecord, Recorded};
+pub use api::Batch;
+pub use batch::{Capture, CheckRecord, Recorded};
 pub use blobs::{ChunkIndex, PackedBody, compress_text};
 pub(crate) use blobs::{decompress_text, insert_blob};
 pub use extractor::LatestBody;
@@ -45,7 +52,9 @@ pub use pages::{
     ChangeItem, ChangeQuery, LedgerPosition, VerificationRun, WatchListItem, WatchListPage,
     WatchQuery, WatchSort,
 };
+pub use pg::DEFAULT_LEASE;
 pub use proofs::{StoredCheckpoint, WitnessState};
+pub use s3::BlobsConfig;
 pub use search::{MATCH_END, MATCH_START, SearchHit, SearchQuery};
 pub use unparsed::UnparsedBody;
 pub use versions::{CheckRow, EventRow, Version, VersionMeta};
@@ -53,7 +62,7 @@ pub use watches::{CheckTarget, WatchSummary};
 
 use blobs::decompress;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -71,6 +80,7 @@ const MIGRATIONS: &[&str] = &[
     PROOFS_SQL,
     include_str!("../../migrations/0009_search.sql"),
     include_str!("../../migrations/0010_extractor.sql"),
+    include_str!("../../migrations/0011_scale.sql"),
 ];
 
 /// `0008_ledger_proofs.sql`, which also writes an attestation entry for every version and event
@@ -104,6 +114,22 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        url: String,
+        source: postgres::Error,
+    },
+    #[error("cannot migrate database {url}: {source}")]
+    MigratePg {
+        url: String,
+        source: postgres::Error,
+    },
+    #[error("database error: {}", pg_message(.0))]
+    Postgres(#[from] postgres::Error),
+    #[error("object storage: {0}")]
+    Blobs(String),
+    #[error("the database connection is closed")]
+    Closed,
     #[error("corrupt archive: {0}")]
     Corrupt(String),
     #[error("invalid page cursor {0:?}")]
@@ -112,13 +138,140 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// What the server said (the driver's own message is only "db error").
+fn pg_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => e.to_string(),
+    }
+}
+
+/// The archive, wherever it lives. Its operations are in `api`.
 pub struct Store {
-    conn: Connection,
-    /// The alert sinks whose outbox rows [`Batch::record`] writes with each event.
+    db: Db,
+    /// The alert sinks (for PostgreSQL; the SQLite backend keeps its own copy).
     alert_routes: Vec<AlertRoute>,
 }
 
+enum Db {
+    Sqlite(Sqlite),
+    Postgres(Box<pg::Pg>),
+}
+
+/// Where an archive lives: a SQLite file, or a PostgreSQL database (with page-body chunks in
+/// the database or in object storage).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    Postgres {
+        /// `postgresql://user:password@host:port/dbname`
+        url: String,
+        /// Chunk bytes in object storage instead of the database.
+        blobs: Option<BlobsConfig>,
+        /// How long a worker's claim on a watch, host or alert lasts.
+        lease: Duration,
+    },
+}
+
+impl Location {
+    /// A PostgreSQL URL (`postgresql://` or `postgres://`) or a SQLite file path.
+    pub fn parse(s: &str) -> Self {
+        if Self::is_postgres_url(s) {
+            Self::Postgres {
+                url: s.to_string(),
+                blobs: None,
+                lease: DEFAULT_LEASE,
+            }
+        } else {
+            Self::Sqlite(PathBuf::from(s))
+        }
+    }
+
+    pub fn is_postgres_url(s: &str) -> bool {
+        s.starts_with("postgresql://") || s.starts_with("postgres://")
+    }
+
+    /// The SQLite file, when the archive is one.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            Self::Sqlite(p) => Some(p),
+            Self::Postgres { .. } => None,
+        }
+    }
+
+    /// Whether the archive exists already (a PostgreSQL database is taken to).
+    pub fn exists(&self) -> bool {
+        self.sqlite_path().is_none_or(Path::exists)
+    }
+
+    /// For messages: the path, or the URL without its password.
+    pub fn display(&self) -> impl std::fmt::Display + '_ {
+        self
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(p) => write!(f, "{}", p.display()),
+            Self::Postgres { url, .. } => match url::Url::parse(url) {
+                Ok(mut u) if u.password().is_some() => {
+                    let _ = u.set_password(Some("***"));
+                    write!(f, "{u}")
+                }
+                _ => write!(f, "{url}"),
+            },
+        }
+    }
+}
+
+impl From<&Path> for Location {
+    fn from(p: &Path) -> Self {
+        Self::Sqlite(p.to_owned())
+    }
+}
+
+impl From<&PathBuf> for Location {
+    fn from(p: &PathBuf) -> Self {
+        Self::Sqlite(p.clone())
+    }
+}
+
+impl From<PathBuf> for Location {
+    fn from(p: PathBuf) -> Self {
+        Self::Sqlite(p)
+    }
+}
+
+impl From<&Location> for Location {
+    fn from(l: &Location) -> Self {
+        l.clone()
+    }
+}
+
 impl Store {
+    /// Opens (creating if needed) the archive at `at` and brings its schema up to date.
+    pub fn open(at: impl Into<Location>) -> Result<Self> {
+        let at = at.into();
+        let db = match &at {
+            Location::Sqlite(path) => Db::Sqlite(Sqlite::open(path)?),
+            Location::Postgres { .. } => Db::Postgres(Box::new(pg::Pg::open(&at)?)),
+        };
+        Ok(Self {
+            db,
+            alert_routes: Vec::new(),
+        })
+    }
+}
+
+/// The archive in SQLite: one connection.
+pub(crate) struct Sqlite {
+    conn: Connection,
+    /// The alert sinks whose outbox rows [`crate::store::Batch::record`] writes with each event.
+    alert_routes: Vec<AlertRoute>,
+}
+
+impl Sqlite {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
         let display = path.display().to_string();

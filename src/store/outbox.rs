@@ -7,7 +7,7 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
-use super::{Result, Store, parse_col, parse_opt_col};
+use super::{Result, Sqlite, parse_col, parse_opt_col};
 use crate::model::{CheckKind, Significance, VersionSeq, WatchId};
 use crate::notify::{AlertRoute, idempotency_key};
 
@@ -167,7 +167,7 @@ fn due_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<DueAlert> {
     })
 }
 
-impl Store {
+impl Sqlite {
     /// Pending alerts whose next attempt is due at `now`, oldest first.
     pub fn due_alerts(&self, now: &str) -> Result<Vec<DueAlert>> {
         let mut stmt = self.conn.prepare(&format!(

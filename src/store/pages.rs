@@ -136,7 +136,7 @@ pub struct VerificationRun {
     pub failures: i64,
 }
 
-const WATCH_ITEM_COLUMNS: &str = "SELECT w.id, w.url, s.host,
+pub(super) const WATCH_ITEM_COLUMNS: &str = "SELECT w.id, w.url, s.host,
     CASE WHEN w.removed_at IS NOT NULL THEN 'removed'
          WHEN w.status = 'live' AND w.gone_streak > 0 THEN 'missing'
          ELSE w.status END,
@@ -163,101 +163,18 @@ fn watch_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(WatchListItem, i64)> {
     ))
 }
 
-const CHANGE_KINDS: &str = "('edited', 'deleted', 'restored')";
+pub(super) const CHANGE_KINDS: &str = "('edited', 'deleted', 'restored')";
 
-impl super::Store {
+impl super::Sqlite {
     /// One page of the watch list. Pages are cut by keyset (the sort key and the id of the last
     /// row), so the thousandth page costs what the first does.
     pub fn watch_list_page(&self, q: &WatchQuery) -> Result<WatchListPage> {
-        let mut conditions: Vec<String> = Vec::new();
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        let arg = |v: rusqlite::types::Value, args: &mut Vec<rusqlite::types::Value>| {
-            args.push(v);
-            format!("?{}", args.len())
-        };
-        match q.status.as_deref() {
-            None | Some("") | Some("all") => conditions.push("w.removed_at IS NULL".into()),
-            Some("removed") => conditions.push("w.removed_at IS NOT NULL".into()),
-            Some("missing") => conditions
-                .push("w.removed_at IS NULL AND w.status = 'live' AND w.gone_streak > 0".into()),
-            Some("live") => conditions
-                .push("w.removed_at IS NULL AND w.status = 'live' AND w.gone_streak = 0".into()),
-            Some(other) => {
-                let p = arg(other.to_string().into(), &mut args);
-                conditions.push(format!("w.removed_at IS NULL AND w.status = {p}"));
-            }
-        }
-        if let Some(host) = q.host.as_deref().filter(|h| !h.is_empty()) {
-            let p = arg(host.to_ascii_lowercase().into(), &mut args);
-            conditions.push(format!("s.host = {p}"));
-        }
-        if let Some(sig) = q.significance {
-            let p = arg(sig.as_str().to_string().into(), &mut args);
-            conditions.push(format!("s.last_significance = {p}"));
-        }
-        if let Some(feed) = q.feed {
-            let p = arg(feed.into(), &mut args);
-            conditions.push(format!("w.feed_id = {p}"));
-        }
-        if let Some(text) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            let escaped = text
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let p = arg(format!("%{escaped}%").into(), &mut args);
-            conditions.push(format!(
-                "(s.title LIKE {p} ESCAPE '\\' OR w.url LIKE {p} ESCAPE '\\')"
-            ));
-        }
-        let (key, order) = match q.sort {
-            WatchSort::Changed => ("s.last_event_id", "DESC"),
-            WatchSort::Added => ("w.id", "DESC"),
-            WatchSort::Title => ("coalesce(s.title, '')", "ASC"),
-            WatchSort::Versions => ("s.versions", "DESC"),
-        };
-        if let Some(cursor) = q.after.as_deref().filter(|c| !c.is_empty()) {
-            let (value, id) = parse_cursor(cursor)?;
-            let cmp = if order == "DESC" { "<" } else { ">" };
-            let value: rusqlite::types::Value = match q.sort {
-                WatchSort::Title => value.into(),
-                _ => value
-                    .parse::<i64>()
-                    .map_err(|_| StoreError::BadCursor(cursor.to_string()))?
-                    .into(),
-            };
-            let pv = arg(value, &mut args);
-            let pi = arg(id.into(), &mut args);
-            conditions.push(format!("({key}, w.id) {cmp} ({pv}, {pi})"));
-        }
-        let limit = q.limit.clamp(1, 500);
-        let sql = format!(
-            "{WATCH_ITEM_COLUMNS} FROM watch_summary s JOIN watches w ON w.id = s.watch_id
-             WHERE {} ORDER BY {key} {order}, w.id {order} LIMIT {}",
-            conditions.join(" AND "),
-            limit + 1
-        );
+        let (sql, args, limit) = watch_list_sql(q)?;
         let mut stmt = self.conn.prepare(&sql)?;
-        let mut rows: Vec<(WatchListItem, i64)> = stmt
+        let rows: Vec<(WatchListItem, i64)> = stmt
             .query_map(rusqlite::params_from_iter(args), watch_item)?
             .collect::<Result<_, _>>()?;
-        let next = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last().map(|(item, last_event)| {
-                let value = match q.sort {
-                    WatchSort::Changed => last_event.to_string(),
-                    WatchSort::Added => item.id.0.to_string(),
-                    WatchSort::Title => item.title.clone().unwrap_or_default(),
-                    WatchSort::Versions => item.versions.to_string(),
-                };
-                make_cursor(&value, item.id.0)
-            })
-        } else {
-            None
-        };
-        Ok(WatchListPage {
-            items: rows.into_iter().map(|(item, _)| item).collect(),
-            next,
-        })
+        Ok(watch_list_finish(q, rows, limit))
     }
 
     /// One watch as the list shows it, removed or not.
@@ -285,50 +202,7 @@ impl super::Store {
 
     /// Edits, deletions and restorations across the archive (or of one watch).
     pub fn changes(&self, q: &ChangeQuery) -> Result<Vec<ChangeItem>> {
-        let mut conditions = vec![match q.kind.as_deref() {
-            Some("edited") => "e.kind = 'edited'".to_string(),
-            Some("deleted") => "e.kind = 'deleted'".to_string(),
-            Some("restored") => "e.kind = 'restored'".to_string(),
-            _ => format!("e.kind IN {CHANGE_KINDS}"),
-        }];
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        let mut push = |cond: &str, v: rusqlite::types::Value| {
-            args.push(v);
-            conditions.push(cond.replace('?', &format!("?{}", args.len())));
-        };
-        if let Some(sig) = q.significance {
-            push("e.significance = ?", sig.as_str().to_string().into());
-        }
-        if let Some(host) = q.host.as_deref().filter(|h| !h.is_empty()) {
-            push("s.host = ?", host.to_ascii_lowercase().into());
-        }
-        if let Some(w) = q.watch {
-            push("e.watch_id = ?", w.0.into());
-        }
-        if let Some(since) = q.since.as_deref() {
-            push("e.at >= ?", since.to_string().into());
-        }
-        if let Some(after) = q.after_id {
-            push("e.id > ?", after.into());
-        }
-        if let Some(before) = q.before_id {
-            push("e.id < ?", before.into());
-        }
-        // A reader catching up goes forward from its cursor; a person browsing goes back in time.
-        let order = if q.after_id.is_some() || q.since.is_some() {
-            "ASC"
-        } else {
-            "DESC"
-        };
-        let sql = format!(
-            "SELECT e.id, e.watch_id, w.url, s.title, e.kind, e.at, e.version_seq, e.from_seq,
-                    e.significance, e.reverted_to, e.detail
-             FROM events e JOIN watches w ON w.id = e.watch_id
-             JOIN watch_summary s ON s.watch_id = e.watch_id
-             WHERE {} ORDER BY e.id {order} LIMIT {}",
-            conditions.join(" AND "),
-            q.limit.clamp(1, 1000)
-        );
+        let (sql, args) = changes_sql(q);
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
             Ok(ChangeItem {
@@ -463,6 +337,156 @@ impl super::Store {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?)
     }
+}
+
+/// The statement of one page of the watch list (`?N` parameters), its arguments and the page
+/// size; the statement asks for one row more, which says whether a next page exists.
+pub(super) fn watch_list_sql(
+    q: &WatchQuery,
+) -> Result<(String, Vec<rusqlite::types::Value>, usize)> {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let arg = |v: rusqlite::types::Value, args: &mut Vec<rusqlite::types::Value>| {
+        args.push(v);
+        format!("?{}", args.len())
+    };
+    match q.status.as_deref() {
+        None | Some("") | Some("all") => conditions.push("w.removed_at IS NULL".into()),
+        Some("removed") => conditions.push("w.removed_at IS NOT NULL".into()),
+        Some("missing") => conditions
+            .push("w.removed_at IS NULL AND w.status = 'live' AND w.gone_streak > 0".into()),
+        Some("live") => conditions
+            .push("w.removed_at IS NULL AND w.status = 'live' AND w.gone_streak = 0".into()),
+        Some(other) => {
+            let p = arg(other.to_string().into(), &mut args);
+            conditions.push(format!("w.removed_at IS NULL AND w.status = {p}"));
+        }
+    }
+    if let Some(host) = q.host.as_deref().filter(|h| !h.is_empty()) {
+        let p = arg(host.to_ascii_lowercase().into(), &mut args);
+        conditions.push(format!("s.host = {p}"));
+    }
+    if let Some(sig) = q.significance {
+        let p = arg(sig.as_str().to_string().into(), &mut args);
+        conditions.push(format!("s.last_significance = {p}"));
+    }
+    if let Some(feed) = q.feed {
+        let p = arg(feed.into(), &mut args);
+        conditions.push(format!("w.feed_id = {p}"));
+    }
+    if let Some(text) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let p = arg(format!("%{escaped}%").into(), &mut args);
+        conditions.push(format!(
+            "(s.title LIKE {p} ESCAPE '\\' OR w.url LIKE {p} ESCAPE '\\')"
+        ));
+    }
+    let (key, order) = match q.sort {
+        WatchSort::Changed => ("s.last_event_id", "DESC"),
+        WatchSort::Added => ("w.id", "DESC"),
+        WatchSort::Title => ("coalesce(s.title, '')", "ASC"),
+        WatchSort::Versions => ("s.versions", "DESC"),
+    };
+    if let Some(cursor) = q.after.as_deref().filter(|c| !c.is_empty()) {
+        let (value, id) = parse_cursor(cursor)?;
+        let cmp = if order == "DESC" { "<" } else { ">" };
+        let value: rusqlite::types::Value = match q.sort {
+            WatchSort::Title => value.into(),
+            _ => value
+                .parse::<i64>()
+                .map_err(|_| StoreError::BadCursor(cursor.to_string()))?
+                .into(),
+        };
+        let pv = arg(value, &mut args);
+        let pi = arg(id.into(), &mut args);
+        conditions.push(format!("({key}, w.id) {cmp} ({pv}, {pi})"));
+    }
+    let limit = q.limit.clamp(1, 500);
+    let sql = format!(
+        "{WATCH_ITEM_COLUMNS} FROM watch_summary s JOIN watches w ON w.id = s.watch_id
+             WHERE {} ORDER BY {key} {order}, w.id {order} LIMIT {}",
+        conditions.join(" AND "),
+        limit + 1
+    );
+    Ok((sql, args, limit))
+}
+
+/// The page of `rows` (one more than `limit` when a next page exists), with its cursor.
+pub(super) fn watch_list_finish(
+    q: &WatchQuery,
+    mut rows: Vec<(WatchListItem, i64)>,
+    limit: usize,
+) -> WatchListPage {
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|(item, last_event)| {
+            let value = match q.sort {
+                WatchSort::Changed => last_event.to_string(),
+                WatchSort::Added => item.id.0.to_string(),
+                WatchSort::Title => item.title.clone().unwrap_or_default(),
+                WatchSort::Versions => item.versions.to_string(),
+            };
+            make_cursor(&value, item.id.0)
+        })
+    } else {
+        None
+    };
+    WatchListPage {
+        items: rows.into_iter().map(|(item, _)| item).collect(),
+        next,
+    }
+}
+
+/// The statement of a list of changes (`?N` parameters) and its arguments.
+pub(super) fn changes_sql(q: &ChangeQuery) -> (String, Vec<rusqlite::types::Value>) {
+    let mut conditions = vec![match q.kind.as_deref() {
+        Some("edited") => "e.kind = 'edited'".to_string(),
+        Some("deleted") => "e.kind = 'deleted'".to_string(),
+        Some("restored") => "e.kind = 'restored'".to_string(),
+        _ => format!("e.kind IN {CHANGE_KINDS}"),
+    }];
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let mut push = |cond: &str, v: rusqlite::types::Value| {
+        args.push(v);
+        conditions.push(cond.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(sig) = q.significance {
+        push("e.significance = ?", sig.as_str().to_string().into());
+    }
+    if let Some(host) = q.host.as_deref().filter(|h| !h.is_empty()) {
+        push("s.host = ?", host.to_ascii_lowercase().into());
+    }
+    if let Some(w) = q.watch {
+        push("e.watch_id = ?", w.0.into());
+    }
+    if let Some(since) = q.since.as_deref() {
+        push("e.at >= ?", since.to_string().into());
+    }
+    if let Some(after) = q.after_id {
+        push("e.id > ?", after.into());
+    }
+    if let Some(before) = q.before_id {
+        push("e.id < ?", before.into());
+    }
+    // A reader catching up goes forward from its cursor; a person browsing goes back in time.
+    let order = if q.after_id.is_some() || q.since.is_some() {
+        "ASC"
+    } else {
+        "DESC"
+    };
+    let sql = format!(
+        "SELECT e.id, e.watch_id, w.url, s.title, e.kind, e.at, e.version_seq, e.from_seq,
+                    e.significance, e.reverted_to, e.detail
+             FROM events e JOIN watches w ON w.id = e.watch_id
+             JOIN watch_summary s ON s.watch_id = e.watch_id
+             WHERE {} ORDER BY e.id {order} LIMIT {}",
+        conditions.join(" AND "),
+        q.limit.clamp(1, 1000)
+    );
+    (sql, args)
 }
 
 /// A keyset cursor: the sort value and the id, as one opaque URL-safe token.

@@ -10,7 +10,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::ledger::append;
-use super::{Result, Store, StoreError};
+use super::{Result, Sqlite, StoreError};
 use crate::ledger::{Entry, EntryBody, EntryKind};
 use crate::model::{Sha256Hash, VersionSeq};
 
@@ -181,20 +181,7 @@ pub struct WitnessState {
     pub last_error: Option<String>,
 }
 
-impl Store {
-    /// The Merkle leaves of the ledger: each entry's encoding, in order of seq. Fails on an
-    /// entry whose stored fields do not parse (`verify` names it).
-    pub fn ledger_leaves(&self) -> Result<Vec<Vec<u8>>> {
-        self.ledger_rows()?
-            .into_iter()
-            .map(|row| {
-                row.entry
-                    .map(|e| crate::ledger::encode(e.seq, &e.prev_hash, &e.body))
-                    .map_err(|why| StoreError::Corrupt(format!("ledger entry {}: {why}", row.seq)))
-            })
-            .collect()
-    }
-
+impl Sqlite {
     /// The seqs of the entries that record versions row `id`: its `version` entry first, then
     /// any `attest:version` entry.
     pub fn version_entry_seqs(&self, id: i64) -> Result<Vec<i64>> {

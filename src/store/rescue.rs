@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use super::{Result, Store, StoreError};
+use super::{Result, Sqlite, StoreError};
 
-impl Store {
+impl Sqlite {
     /// Writes a consistent copy of the database this connection has open to `to`, which must
     /// not exist.
     pub fn copy_to(&self, to: &Path) -> Result<()> {

@@ -42,7 +42,7 @@ pub struct SearchHit {
     pub removed_in: Option<VersionSeq>,
 }
 
-impl super::Store {
+impl super::Sqlite {
     /// Adds the versions stored since the last run to the full-text index (at most `batch` of
     /// them); returns how many were added. Cheap when the index is up to date.
     pub fn index_search(&self, batch: usize) -> Result<usize> {
@@ -148,16 +148,15 @@ impl super::Store {
     }
 }
 
-/// The FTS5 query for what a person typed: every word must appear (each quoted, so FTS5's own
-/// operators are taken literally), and a part in double quotes is a phrase. `None` when there is
-/// nothing to look for.
-fn fts_expression(text: &str) -> Option<String> {
+/// What a person typed as terms that must all appear: words (only letters, digits, `'` and
+/// `-` kept) and phrases (a part in double quotes).
+pub(super) fn search_terms(text: &str) -> Vec<String> {
     let mut parts = Vec::new();
     for (i, piece) in text.split('"').enumerate() {
         if i % 2 == 1 {
             let phrase = piece.split_whitespace().collect::<Vec<_>>().join(" ");
             if !phrase.is_empty() {
-                parts.push(format!("\"{phrase}\""));
+                parts.push(phrase);
             }
         } else {
             for word in piece.split_whitespace() {
@@ -166,11 +165,22 @@ fn fts_expression(text: &str) -> Option<String> {
                     .filter(|c| c.is_alphanumeric() || *c == '\'' || *c == '-')
                     .collect();
                 if !word.is_empty() {
-                    parts.push(format!("\"{word}\""));
+                    parts.push(word);
                 }
             }
         }
     }
+    parts
+}
+
+/// The FTS5 query for what a person typed: every word must appear (each quoted, so FTS5's own
+/// operators are taken literally), and a part in double quotes is a phrase. `None` when there is
+/// nothing to look for.
+fn fts_expression(text: &str) -> Option<String> {
+    let parts: Vec<String> = search_terms(text)
+        .into_iter()
+        .map(|t| format!("\"{t}\""))
+        .collect();
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 

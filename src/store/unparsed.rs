@@ -6,8 +6,9 @@
 
 use rusqlite::params;
 
+use super::batch::SqliteBatch;
 use super::blobs::insert_blob;
-use super::{Batch, Result, Store};
+use super::{Result, Sqlite};
 use crate::model::{BodyHash, WatchId};
 
 /// One kept body, for `history` and tests.
@@ -19,7 +20,7 @@ pub struct UnparsedBody {
     pub reason: String,
 }
 
-impl Batch<'_> {
+impl SqliteBatch<'_> {
     /// Keeps the raw body of a page that was not parsed, in this batch's transaction.
     pub fn keep_unparsed(
         &self,
@@ -38,7 +39,7 @@ impl Batch<'_> {
     }
 }
 
-impl Store {
+impl Sqlite {
     /// The bodies kept unparsed for a watch, oldest first.
     pub fn unparsed_bodies(&self, watch: WatchId) -> Result<Vec<UnparsedBody>> {
         let mut stmt = self.conn.prepare(

@@ -5,7 +5,7 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Result, Store, StoreError, decompress_text, parse_col, parse_opt_col};
+use super::{Result, Sqlite, StoreError, decompress_text, parse_col, parse_opt_col};
 use crate::model::{BodyHash, CheckKind, ContentHash, Significance, VersionSeq, WatchId};
 
 /// A stored version without its text.
@@ -52,7 +52,7 @@ pub struct CheckRow {
     pub detail: Option<String>,
 }
 
-impl Store {
+impl Sqlite {
     pub fn versions(&self, watch: WatchId) -> Result<Vec<VersionMeta>> {
         let mut stmt = self.conn.prepare(&format!(
             "{VERSION_META_COLUMNS} FROM versions WHERE watch_id = ?1 ORDER BY seq"

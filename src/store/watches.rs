@@ -6,7 +6,7 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Result, Store, ledger, parse_col};
+use super::{Result, Sqlite, ledger, parse_col};
 use crate::fetch::Validators;
 use crate::ledger::EntryKind;
 use crate::model::{BodyHash, WatchId, WatchStatus};
@@ -43,7 +43,7 @@ pub struct CheckTarget {
     pub born: Option<String>,
 }
 
-impl Store {
+impl Sqlite {
     /// Adds a watch, or re-activates one that was removed. Returns the id and whether anything
     /// changed.
     pub fn add_watch(&mut self, url: &str, origin: &str, at: &str) -> Result<(WatchId, bool)> {
@@ -180,9 +180,17 @@ impl Store {
 
     /// Active watches due at `now` (never checked, or their time has come), most overdue first.
     pub fn due_targets(&self, now: &str, limit: usize) -> Result<Vec<CheckTarget>> {
+        // Two index range reads (never checked, then due by time), each stopping at `limit`:
+        // the cost follows what is due, not how many watches there are. NULLs sort first.
         self.targets_where(
-            "(w.next_check_at IS NULL OR w.next_check_at <= ?1)
-             ORDER BY w.next_check_at IS NOT NULL, w.next_check_at LIMIT ?2",
+            "w.id IN (
+                SELECT id FROM (SELECT id FROM watches
+                    WHERE removed_at IS NULL AND next_check_at IS NULL LIMIT ?2)
+                UNION ALL
+                SELECT id FROM (SELECT id FROM watches
+                    WHERE removed_at IS NULL AND next_check_at <= ?1
+                    ORDER BY next_check_at LIMIT ?2))
+             ORDER BY w.next_check_at LIMIT ?2",
             params![now, limit as i64],
         )
     }

@@ -129,7 +129,7 @@ fn an_extractor_upgrade_is_a_rebaseline_not_an_edit() {
     }
     // A real edit is still an edit.
     let (name, url, source) = &urls[0];
-    let db = Store::open(&stet.db_path()).unwrap();
+    let db = Store::open(stet.db_path()).unwrap();
     let watch = db.watch_id(url).unwrap().unwrap();
     let v2 = db.version(watch, Some(VersionSeq(2))).unwrap().unwrap();
     let sentence = v2
