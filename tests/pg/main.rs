@@ -29,8 +29,13 @@ pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// One SeaweedFS at a time: two started at once by parallel tests sometimes never made their
+/// bucket within two minutes on a 2-core machine.
+static S3_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A SeaweedFS server with its S3 gateway on 127.0.0.1, one bucket made; stopped when dropped.
 pub struct S3 {
+    _turn: std::sync::MutexGuard<'static, ()>,
     _dir: tempfile::TempDir,
     child: Child,
     pub port: u16,
@@ -39,6 +44,7 @@ pub struct S3 {
 
 impl S3 {
     pub fn start() -> Self {
+        let turn = S3_TURN.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let p = |_: ()| free_port().to_string();
@@ -61,6 +67,7 @@ impl S3 {
             .spawn()
             .expect("SeaweedFS (weed) is not installed: run .ci/test-deps");
         let s3 = Self {
+            _turn: turn,
             _dir: dir,
             child,
             port,
