@@ -4,7 +4,7 @@
 //! afterwards is still `edited`.
 //!
 //! The archive is made the way the previous release made it: the page's raw body and the
-//! canonical text pipeline "1" produced from it (`tests/fixtures/extractor-1/*.txt`, written by
+//! canonical text pipeline "1" produced from it (`tests/fixtures/extractor-1/*.txt.zst`, written by
 //! that release's `stet extract`), recorded through the store without an extractor version.
 
 use stet::classify::{Decision, WatchState};
@@ -21,9 +21,10 @@ const PAGES: &[&str] = &["guardian-1", "citylab-1", "breitbart"];
 fn legacy_text(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/extractor-1")
-        .join(format!("{name}.txt"));
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .join(format!("{name}.txt.zst"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    String::from_utf8(zstd::decode_all(bytes.as_slice()).unwrap())
+        .unwrap()
         .trim_end_matches('\n')
         .to_string()
 }
