@@ -8,6 +8,7 @@
 //! - [`extract`]: HTML to article (title, byline, paragraphs) without page furniture. Pure.
 //! - [`budget`]: what one page may cost to extract; deep and huge pages are `too_complex`. Pure.
 //! - [`fingerprint`]: canonical text and SHA-256 content hashes. Pure.
+//! - [`wall`]: paywall, registration and consent walls read from the page itself. Pure.
 //! - [`classify`]: every rule about edits, deletions and transient faults. Pure.
 //! - [`diff`]: paragraph and word differences between versions. Pure.
 //! - [`ledger`]: the hash chain over versions, events and watch changes; its byte encoding. Pure.
@@ -56,4 +57,5 @@ pub mod server;
 pub mod store;
 pub mod timestamp;
 pub mod verify;
+pub mod wall;
 pub mod warc;

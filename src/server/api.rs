@@ -127,6 +127,9 @@ pub struct Watch {
     /// The significance of the latest edit: minor or substantive.
     pub last_significance: Option<String>,
     pub feed_id: Option<i64>,
+    /// The checks in a row, up to the latest, that met a wall (paywall, registration or
+    /// consent) instead of the article; 0 when the latest check did not.
+    pub blocked_run: i64,
     /// The article's page in the web interface.
     pub html_url: String,
 }
@@ -147,6 +150,7 @@ impl From<WatchListItem> for Watch {
             last_event_kind: w.last_event_kind,
             last_significance: w.last_significance,
             feed_id: w.feed_id,
+            blocked_run: w.blocked_run,
         }
     }
 }
