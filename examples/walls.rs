@@ -14,7 +14,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use dom_query::Document;
-use stet::{extract, fingerprint::Fingerprint, wall};
+use stet::pure::{extract, fingerprint::Fingerprint, wall};
 
 const SCHEMA: &str = r#"<script type="application/ld+json">{"@context":"https://schema.org","@type":"NewsArticle","isAccessibleForFree":false,"hasPart":{"@type":"WebPageElement","isAccessibleForFree":false,"cssSelector":".stet-paid-part"}}</script>"#;
 const PAYWALL: &str = "<div class=\"offer\"><h2>Subscribe to continue reading</h2><p>Get unlimited access for 1 euro a week.</p><a href=\"/s\">Subscribe now</a> <a href=\"/login\">Already a subscriber? Log in</a></div>";

@@ -38,7 +38,9 @@ pub fn run(ctx: &Context, args: &UrlArgs) -> anyhow::Result<u8> {
             }
             let title = e
                 .version
-                .filter(|_| e.from_version.is_some() || e.kind == crate::model::CheckKind::Captured)
+                .filter(|_| {
+                    e.from_version.is_some() || e.kind == crate::pure::model::CheckKind::Captured
+                })
                 .and_then(|v| versions.iter().find(|m| m.seq == v))
                 .map(|m| m.content_hash.short())
                 .unwrap_or_default();
@@ -61,17 +63,17 @@ pub fn run(ctx: &Context, args: &UrlArgs) -> anyhow::Result<u8> {
     let total: i64 = checks.iter().map(|c| c.count).sum();
     let errors: i64 = checks
         .iter()
-        .filter(|c| c.kind == crate::model::CheckKind::Error)
+        .filter(|c| c.kind == crate::pure::model::CheckKind::Error)
         .map(|c| c.count)
         .sum();
     let blocked: i64 = checks
         .iter()
-        .filter(|c| c.kind == crate::model::CheckKind::Blocked)
+        .filter(|c| c.kind == crate::pure::model::CheckKind::Blocked)
         .map(|c| c.count)
         .sum();
     for c in checks
         .iter()
-        .filter(|c| c.kind == crate::model::CheckKind::Blocked)
+        .filter(|c| c.kind == crate::pure::model::CheckKind::Blocked)
     {
         let until = if c.count > 1 {
             format!(" ({} checks, until {})", c.count, c.last_at)
@@ -81,7 +83,7 @@ pub fn run(ctx: &Context, args: &UrlArgs) -> anyhow::Result<u8> {
         say!(
             "{}",
             paint(
-                output::kind_style(crate::model::CheckKind::Blocked),
+                output::kind_style(crate::pure::model::CheckKind::Blocked),
                 format!(
                     "blocked {}{until}: {}",
                     c.first_at,

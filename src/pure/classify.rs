@@ -8,8 +8,10 @@
 
 use url::Url;
 
-use crate::model::{CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchStatus};
-use crate::wall::{Shown, Wall};
+use crate::pure::model::{
+    CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchStatus,
+};
+use crate::pure::wall::{Shown, Wall};
 
 /// Tunables of the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -939,7 +941,7 @@ mod tests {
             matches_earlier: None,
             metadata: meta(Some("By Jane Roe"), Some("2026-11-01T10:00:00Z"), None),
             wall: Some(Wall {
-                kind: crate::wall::WallKind::Paywall,
+                kind: crate::pure::wall::WallKind::Paywall,
                 evidence: "\u{201c}subscribe to continue\u{201d}".into(),
                 shown,
             }),

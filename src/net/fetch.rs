@@ -25,7 +25,7 @@ pub enum UrlError {
 /// reaches the server, so two URLs differing only by it are the same article.
 pub fn parse_watch_url(input: &str) -> Result<Url, UrlError> {
     let invalid = |reason: String| UrlError::Invalid {
-        url: crate::secret::redact_url(input, false),
+        url: crate::pure::secret::redact_url(input, false),
         reason,
     };
     let mut url = Url::parse(input.trim()).map_err(|e| invalid(e.to_string()))?;
@@ -347,7 +347,7 @@ impl Fetcher {
         &self,
         url: &str,
         validators: &Validators,
-        headers: &[(String, crate::secret::Secret)],
+        headers: &[(String, crate::pure::secret::Secret)],
     ) -> Result<Response, FetchError> {
         let started = Instant::now();
         let mut request = self.client.get(url);
