@@ -180,7 +180,7 @@ fn main() {
             };
             tried[i] += 1;
             let shown = paragraphs(&page);
-            let got = wall::judge(&wall::scan(&page), &shown, Some(&full));
+            let got = wall::judge(&wall::scan(&page).since(&signs), &shown, Some(&full));
             let right = match variant {
                 Variant::Cut => got.is_none(),
                 _ => got.as_ref().is_some_and(|w| w.shown == wall::Shown::Part),

@@ -848,10 +848,19 @@ fn judge_wall(
         None => wall::judge(signs, &paragraphs, None),
         Some(latest) if latest.content_hash == *content_hash => None,
         Some(_) => {
-            let Some(text) = tx.latest_body(probe.watch_id)?.and_then(|b| b.text) else {
+            let Some(body) = tx.latest_body(probe.watch_id)? else {
                 return Ok(());
             };
-            wall::judge(signs, &paragraphs, Some(&text_paragraphs(&text)))
+            let Some(text) = &body.text else {
+                return Ok(());
+            };
+            // Only the signs the full page did not carry tell of a wall.
+            let before = wall::scan(&extract::decode(&body.raw, probe.content_type.as_deref()));
+            wall::judge(
+                &signs.since(&before),
+                &paragraphs,
+                Some(&text_paragraphs(text)),
+            )
         }
     };
     if let Some(found) = &found {

@@ -49,29 +49,58 @@ pub struct Signs {
     /// holds nearly empty: the paid part is not on the page. `None`: no selector, or it is
     /// not one the parser reads.
     pub part_missing: Option<bool>,
-    /// A class or id of a known wall provider or a generic wall word, and the token found.
-    pub provider: Option<(WallKind, String)>,
-    /// A wall's prompt in the page's text ("subscribe to continue reading"), and the phrase.
-    pub prompt: Option<(WallKind, String)>,
+    /// The classes and ids of known wall providers or generic wall words, and the tokens.
+    pub providers: Vec<(WallKind, String)>,
+    /// Wall prompts in the page's text ("subscribe to continue reading"), and the phrases.
+    pub prompts: Vec<(WallKind, String)>,
 }
 
 impl Signs {
     /// Whether anything on the page looks like a wall at all.
     pub fn any(&self) -> bool {
-        self.not_free || self.provider.is_some() || self.prompt.is_some()
+        self.not_free || !self.providers.is_empty() || !self.prompts.is_empty()
+    }
+
+    /// The signs that `before` (the page of the latest version, which showed the article) did
+    /// not carry: a site's template holds its provider's classes, its schema.org markup and a
+    /// "log in" link on every page, walled or not, so only what is new can tell of a wall.
+    pub fn since(&self, before: &Signs) -> Signs {
+        Signs {
+            not_free: self.not_free && !before.not_free,
+            part_missing: self.part_missing.filter(|_| !before.not_free),
+            providers: self
+                .providers
+                .iter()
+                .filter(|p| !before.providers.contains(p))
+                .cloned()
+                .collect(),
+            prompts: self
+                .prompts
+                .iter()
+                .filter(|p| !before.prompts.contains(p))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    fn prompt(&self) -> Option<&(WallKind, String)> {
+        self.prompts.first()
+    }
+
+    fn provider(&self) -> Option<&(WallKind, String)> {
+        self.providers.first()
     }
 
     /// The kind the signs name, strongest first: the prompt a reader sees, then the schema.org
     /// markup (which is only ever about payment), then a provider's class.
     fn kind(&self) -> WallKind {
-        if let Some((k, _)) = &self.prompt {
+        if let Some((k, _)) = self.prompt() {
             return *k;
         }
         if self.not_free {
             return WallKind::Paywall;
         }
-        self.provider
-            .as_ref()
+        self.provider()
             .map(|(k, _)| *k)
             .unwrap_or(WallKind::Paywall)
     }
@@ -81,10 +110,10 @@ impl Signs {
         if self.not_free {
             out.push("schema.org isAccessibleForFree false".to_string());
         }
-        if let Some((_, p)) = &self.prompt {
+        if let Some((_, p)) = self.prompt() {
             out.push(format!("\u{201c}{p}\u{201d}"));
         }
-        if let Some((_, t)) = &self.provider {
+        if let Some((_, t)) = self.provider() {
             out.push(format!("class {t}"));
         }
         out.join(", ")
@@ -250,9 +279,10 @@ pub fn scan(html: &str) -> Signs {
                 );
             }
         }
-        if let Some(hit) = provider_token(&tokens) {
-            signs.provider = Some(hit);
-            break;
+        if let Some(hit) = provider_token(&tokens)
+            && !signs.providers.contains(&hit)
+        {
+            signs.providers.push(hit);
         }
     }
     doc.select("script, style, noscript, template").remove();
@@ -262,10 +292,11 @@ pub fn scan(html: &str) -> Signs {
         .to_lowercase()
         .replace('\u{2019}', "'");
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    signs.prompt = PROMPTS
+    signs.prompts = PROMPTS
         .iter()
-        .find(|(p, _)| text.contains(p))
-        .map(|(p, k)| (*k, p.to_string()));
+        .filter(|(p, _)| text.contains(p))
+        .map(|(p, k)| (*k, p.to_string()))
+        .collect();
     signs
 }
 
@@ -340,10 +371,11 @@ const FIRST_TEASER_WORDS: usize = 250;
 /// Whether the text read from a page (`paragraphs`, the article's, without its title) is only
 /// what a wall let through, given the page's signs and the last version's paragraphs (if any).
 ///
-/// With a last version, the page is walled when it carries a sign, holds at most 70% of the
-/// last version's words, and what it shows is found in the last version (paragraph by
-/// paragraph; the last one may be cut short) or holds nothing of it. A page whose text is
-/// mostly the last version's with some sentences changed is walled with those sentences
+/// With a last version (pass the signs its page did not carry, [`Signs::since`]), the page is
+/// walled when it carries a sign, the article text it shows (paragraphs found in the last
+/// version, the last one maybe cut short, or rewordings of them) holds at most 70% of the last
+/// version's words, and it shows some of it or none at all. Text of its own (the wall's box,
+/// captions, furniture) is not counted. Rewordings are the sentences changed above the wall
 /// ([`Shown::Changed`]). A short text with no wall sign is never walled: a real cut is an edit.
 /// With no version yet, it takes the markup's word: the schema.org part missing, or a wall's
 /// prompt on a page of at most 250 words, or a provider's class on one of at most 80.
@@ -352,7 +384,7 @@ pub fn judge(signs: &Signs, paragraphs: &[String], last: Option<&[String]>) -> O
         return None;
     }
     // A page whose schema.org paid part is on the page in full shows the whole article.
-    if signs.part_missing == Some(false) && signs.prompt.is_none() {
+    if signs.part_missing == Some(false) && signs.prompts.is_empty() {
         return None;
     }
     let shown: Vec<&String> = paragraphs.iter().filter(|p| !is_prompt(p)).collect();
@@ -369,21 +401,19 @@ pub fn judge(signs: &Signs, paragraphs: &[String], last: Option<&[String]>) -> O
     };
     let Some(last) = last else {
         let walled = signs.part_missing == Some(true)
-            || (signs.prompt.is_some() && shown_words <= FIRST_TEASER_WORDS)
-            || (signs.provider.is_some() && shown_words <= 80);
+            || (!signs.prompts.is_empty() && shown_words <= FIRST_TEASER_WORDS)
+            || (!signs.providers.is_empty() && shown_words <= 80);
         return walled.then(|| wall(Shown::First));
     };
     let last_refs: Vec<&String> = last.iter().collect();
     let last_words = words(&last_refs).max(1);
-    if shown_words as f64 > TEASER_SHARE * last_words as f64 {
-        return None;
-    }
     let folded: Vec<String> = last.iter().map(|p| fold(p)).collect();
     // Each shown paragraph: found in the last version (the last one may be cut short), a
-    // rewording of one of its paragraphs, or text of its own.
+    // rewording of one of its paragraphs, or text of its own (the wall's box, a caption, the
+    // page's furniture that extraction took in with a shorter article).
     let mut found = 0usize;
-    let mut last_found = None;
-    let mut unmatched = Vec::new();
+    let mut article = Vec::new();
+    let mut changed = Vec::new();
     for (i, p) in shown.iter().enumerate() {
         let f = fold(p);
         let is_last = i + 1 == shown.len();
@@ -392,29 +422,25 @@ pub fn judge(signs: &Signs, paragraphs: &[String], last: Option<&[String]>) -> O
             .any(|l| *l == f || (is_last && l.starts_with(&f)))
         {
             found += 1;
-            last_found = Some(i);
-        } else {
-            let reworded = folded.iter().any(|l| similar(l, &f));
-            unmatched.push((i, reworded, p));
+            article.push(*p);
+        } else if folded.iter().any(|l| similar(l, &f)) {
+            article.push(*p);
+            changed.extend(new_sentences(p, &folded));
         }
     }
-    if found == 0 {
-        // Nothing of the article: an overlay in its place, when the page says it is a wall
-        // (a provider's class alone is not enough: it sits on every page of such a site).
-        return (signs.prompt.is_some() || signs.not_free).then(|| wall(Shown::Part));
+    if words(&article) as f64 > TEASER_SHARE * last_words as f64 {
+        return None;
     }
-    // Text of its own after the last paragraph found is the wall's box; a rewording, or text
-    // between the article's paragraphs, is a change above the wall.
-    let changed: Vec<String> = unmatched
-        .iter()
-        .filter(|(i, reworded, _)| *reworded || Some(*i) < last_found)
-        .flat_map(|(_, _, p)| new_sentences(p, &folded))
-        .collect();
+    if found == 0 && changed.is_empty() {
+        // Nothing of the article: an overlay in its place, when the page says it is a wall
+        // (a provider's class alone is not enough).
+        return (!signs.prompts.is_empty() || signs.not_free).then(|| wall(Shown::Part));
+    }
     if changed.is_empty() {
         return Some(wall(Shown::Part));
     }
     // Most of what it shows must be the last version's for the rest to be called changed.
-    (found * 2 >= shown.len()).then(|| wall(Shown::Changed(changed)))
+    (found * 2 >= article.len()).then(|| wall(Shown::Changed(changed)))
 }
 
 /// Whether two paragraphs share at least half of their distinct words: one is a rewording of
@@ -538,7 +564,11 @@ mod tests {
             (r#"<div class="top"></div>"#, None),
         ];
         for (body, kind) in cases {
-            assert_eq!(scan(&page("", body)).provider.map(|p| p.0), kind, "{body}");
+            assert_eq!(
+                scan(&page("", body)).providers.first().map(|p| p.0),
+                kind,
+                "{body}"
+            );
         }
     }
 
@@ -643,6 +673,31 @@ mod tests {
         );
         let wall = judge(&scan(&html), &shown, Some(&full)).expect("walled");
         assert_eq!(wall.shown, Shown::Part);
+    }
+
+    #[test]
+    fn a_sign_the_full_page_carried_too_is_not_a_wall() {
+        let full = paras(10);
+        let template = page(
+            SCHEMA,
+            "<div class=\"meter\"></div><a>Already a subscriber?</a>",
+        );
+        let before = scan(&template);
+        // A real cut on a site whose every page carries these signs.
+        let signs = scan(&template).since(&before);
+        assert!(!signs.any(), "{signs:?}");
+        assert_eq!(judge(&signs, &full[..3], Some(&full)), None);
+        // The same site's wall: a new prompt.
+        let walled = page(
+            SCHEMA,
+            "<div class=\"meter\"></div><a>Already a subscriber?</a>\
+             <div>Subscribe to continue reading</div>",
+        );
+        let signs = scan(&walled).since(&before);
+        assert_eq!(
+            judge(&signs, &full[..3], Some(&full)).map(|w| w.kind),
+            Some(WallKind::Paywall)
+        );
     }
 
     #[test]
