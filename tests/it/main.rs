@@ -5,7 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-mod alerts;
+pub(crate) mod alerts;
 mod cli;
 mod detection;
 mod faults;
@@ -23,4 +23,5 @@ mod secrets;
 mod service;
 mod stability;
 mod upgrade;
+mod walls;
 mod web;
