@@ -397,6 +397,7 @@ fn main() {
         eprintln!("readability: {} pages", pages.len());
         for c in &chosen {
             let (mut p_sum, mut r_sum, mut cpu) = (0.0, 0.0, 0u64);
+            let mut per_page = serde_json::Map::new();
             for (name, html, expected) in &pages {
                 let url = format!("https://example.org/{name}/");
                 let t0 = thread_cpu_ns();
@@ -405,7 +406,13 @@ fn main() {
                 let (p, r) = precision_recall(&body, &expected_text(expected));
                 p_sum += p;
                 r_sum += r;
+                per_page.insert(
+                    name.clone(),
+                    serde_json::json!({ "articleBody": body, "precision": p, "recall": r }),
+                );
             }
+            let file = args.out.join(format!("{}-readability.json", c.name));
+            std::fs::write(&file, serde_json::to_vec(&per_page).unwrap()).unwrap();
             let n = pages.len() as f64;
             let (p, r) = (p_sum / n, r_sum / n);
             table.push((
