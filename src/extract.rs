@@ -2207,4 +2207,142 @@ mod tests {
         assert!(decode(bom, Some("text/html; charset=iso-8859-1")).contains("café"));
         assert!(decode(b"caf\xff\xfe", Some("text/html; charset=utf-8")).contains('\u{fffd}'));
     }
+
+    /// A page of the classes of text that sit inside an article's container without being the
+    /// article: gallery furniture, byline and date lines, bars and cards, site boilerplate.
+    const CLUTTERED: &str = r##"<!doctype html><html><head><title>Council backs the new bridge | Daily</title>
+<meta property="og:title" content="Council backs the new bridge"></head><body>
+<article><h1>Council backs the new bridge</h1>
+<p>By Jane Roe</p>
+<p>Updated 6:40 am CST, Tuesday, March 3, 2020</p>
+<p>TRENDING: <a href="/a">Storm hits coast</a> | <a href="/b">Mayor resigns</a> | <a href="/c">Rates rise</a></p>
+<p>The city council voted on Monday night to build a new bridge across the river, ending a debate that has lasted for more than a decade and divided the town.</p>
+<figure><img src="1.jpg"><figcaption>The old bridge at dawn, seen from the east bank of the river.</figcaption></figure>
+<p>Image 1 of 3</p>
+<figure><img src="2.jpg"><figcaption>The old bridge at dawn, seen from the east bank of the river.</figcaption></figure>
+<p>Image 2 of 3</p>
+<p>Close</p>
+<p>Photo: John Smith, Daily Agency</p>
+<p>Supporters said the bridge would cut commuting times in half and bring new shops to the north side, while opponents warned about the cost to taxpayers.</p>
+<p><a href="/people/mary-major">Mary Major</a> Mary Major Senate panel backs bridge funding plan</p>
+<p>The vote was seven to four, and construction is expected to begin next spring once the final designs have been approved by the state transport board.</p>
+<p>Correction: An earlier version of this article misstated the number of council members who voted for the plan.</p>
+<p>Related</p>
+<p><a href="/x">Bridge plan draws crowd to town hall</a></p>
+<p><a href="/y">What the new bridge will cost you</a></p>
+<p><a href="/z">Ten years of debate, in pictures</a></p>
+<p>Sign up for our morning newsletter and get the day's news in your inbox.</p>
+<p>© 2020 Daily Media Group. All rights reserved.</p>
+<p>Daily Media Group, 12 River Street, Springfield. Tel: +1 555 010 2030</p>
+</article></body></html>"##;
+
+    #[test]
+    fn inner_furniture_is_removed_and_the_article_kept() {
+        let article = extract(CLUTTERED, "https://news.example.org/bridge");
+        let text = article.paragraphs.join("\n");
+        for kept in [
+            "The city council voted on Monday night",
+            "Supporters said the bridge",
+            "The vote was seven to four",
+            "Correction: An earlier version",
+        ] {
+            assert!(text.contains(kept), "{kept:?} lost from {text}");
+        }
+        for gone in [
+            "By Jane Roe",
+            "6:40 am",
+            "TRENDING",
+            "Image 1 of 3",
+            "Image 2 of 3",
+            "Close",
+            "Photo: John Smith",
+            "Mary Major",
+            "Related",
+            "Bridge plan draws crowd",
+            "newsletter",
+            "All rights reserved",
+            "Tel:",
+        ] {
+            assert!(!text.contains(gone), "{gone:?} kept in {text}");
+        }
+        // One caption next to its photo stays; its repeats do not.
+        assert_eq!(text.matches("The old bridge at dawn").count(), 1, "{text}");
+        // The byline and date lines stay in their fields.
+        assert_eq!(article.byline.as_deref(), Some("Jane Roe"));
+        assert!(
+            article
+                .published
+                .as_deref()
+                .is_some_and(|p| p.contains("March 3, 2020")),
+            "{:?}",
+            article.published
+        );
+    }
+
+    #[test]
+    fn explain_names_the_rule_of_each_inner_block() {
+        let e = explain(
+            CLUTTERED,
+            "https://news.example.org/bridge",
+            &Options::default(),
+        );
+        let rule_of = |needle: &str| {
+            e.removed
+                .iter()
+                .find(|r| r.text.contains(needle))
+                .map(|r| r.rule.clone())
+        };
+        assert_eq!(rule_of("Image 1 of 3"), Some(Rule::GalleryFurniture));
+        assert_eq!(rule_of("Photo: John Smith"), Some(Rule::GalleryFurniture));
+        assert_eq!(rule_of("By Jane Roe"), Some(Rule::BylineLine));
+        assert_eq!(rule_of("6:40 am"), Some(Rule::DateLine));
+        assert_eq!(rule_of("TRENDING"), Some(Rule::Bar));
+        assert_eq!(rule_of("Mary Major"), Some(Rule::Bar));
+        assert_eq!(rule_of("Bridge plan draws crowd"), Some(Rule::LinkList));
+        assert_eq!(rule_of("All rights reserved"), Some(Rule::SiteBoilerplate));
+        assert_eq!(rule_of("Tel:"), Some(Rule::SiteBoilerplate));
+        assert_eq!(rule_of("The old bridge at dawn"), Some(Rule::Repeated));
+    }
+
+    #[test]
+    fn lines_of_the_shape_of_furniture_inside_prose_stay() {
+        for (line, byline) in [
+            (
+                "By the time the council met, the plan had changed twice.",
+                None,
+            ),
+            ("By Friday the river had risen by two metres.", None),
+            (
+                "Jane Roe said the vote was a victory for the north side of town.",
+                Some("Jane Roe"),
+            ),
+        ] {
+            assert!(!is_byline_line(line, byline, false), "{line}");
+        }
+        for line in [
+            "By Jane Roe",
+            "By JANE ROE, Associated Press Writer",
+            "By Jane Roe - 3/3/20 11:04 PM EST",
+        ] {
+            assert!(is_byline_line(line, None, false), "{line}");
+        }
+        assert!(is_byline_line(
+            "Jane Doe, Agency Staff Writer",
+            Some("Jane Doe"),
+            true
+        ));
+        for line in [
+            "Updated 6:40 am CST, Tuesday, March 3, 2020",
+            "Posted on Sunday, July 29, 2012, at 11:38 am",
+        ] {
+            assert!(is_date_line(line), "{line}");
+        }
+        assert!(!is_date_line(
+            "On March 3, 2020 the council met at 6:40 am to vote."
+        ));
+        assert!(is_name_card(
+            "Jane Doe Jane Doe Senate panel backs bridge funding plan"
+        ));
+        assert!(!is_name_card("Jane Doe said Senate panel backs the plan"));
+    }
 }
