@@ -14,7 +14,8 @@
 //!   Predictions are written in the form its `score.py` reads (`{"id": {"articleBody": "..."}}`)
 //!   and scored by running `python3 score.py --json` on them, so the figures are the scorer's own.
 //! - `readability/`: Mozilla Readability's test pages, scored here with the same shingle F1
-//!   against the text of `expected.html`.
+//!   against the text of `expected.html`; each page's output, precision and recall are written
+//!   to `NAME-readability.json`.
 //!
 //! The candidates: `stet` (the project's own `extract::extract`) always; with the `candidates`
 //! feature also `rs-trafilatura`, `trafilatura` (the crate), and two combinations of them with

@@ -3,7 +3,9 @@
 //!
 //! Owns charset decoding, the HTML-or-not decision, the removal of page furniture that changes on
 //! every load (ads, promos, related lists, relative timestamps, comment counts, navigation,
-//! sidebars, forms, scripts), the readability pass (`dom_smoothie`) and soft-404 detection.
+//! sidebars, forms, scripts), the readability pass (`dom_smoothie`), the removal of what sits
+//! inside the article's container without being the article (gallery furniture, byline and date
+//! lines, bars and link lists, site boilerplate, repeated captions) and soft-404 detection.
 //! Pure: takes bytes and strings, returns data; never does I/O.
 
 use std::sync::LazyLock;
