@@ -4,8 +4,8 @@ use clap::Args;
 
 use super::output::{self, BOLD, DIM, GREEN, RED, paint};
 use super::{Context, ExitError, exit};
-use crate::diff::{diff, unified};
-use crate::model::VersionSeq;
+use crate::pure::diff::{diff, unified};
+use crate::pure::model::VersionSeq;
 use crate::say;
 
 #[derive(Debug, Args)]

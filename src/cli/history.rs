@@ -38,7 +38,9 @@ pub fn run(ctx: &Context, args: &UrlArgs) -> anyhow::Result<u8> {
             }
             let title = e
                 .version
-                .filter(|_| e.from_version.is_some() || e.kind == crate::model::CheckKind::Captured)
+                .filter(|_| {
+                    e.from_version.is_some() || e.kind == crate::pure::model::CheckKind::Captured
+                })
                 .and_then(|v| versions.iter().find(|m| m.seq == v))
                 .map(|m| m.content_hash.short())
                 .unwrap_or_default();
@@ -61,16 +63,42 @@ pub fn run(ctx: &Context, args: &UrlArgs) -> anyhow::Result<u8> {
     let total: i64 = checks.iter().map(|c| c.count).sum();
     let errors: i64 = checks
         .iter()
-        .filter(|c| c.kind == crate::model::CheckKind::Error)
+        .filter(|c| c.kind == crate::pure::model::CheckKind::Error)
         .map(|c| c.count)
         .sum();
+    let blocked: i64 = checks
+        .iter()
+        .filter(|c| c.kind == crate::pure::model::CheckKind::Blocked)
+        .map(|c| c.count)
+        .sum();
+    for c in checks
+        .iter()
+        .filter(|c| c.kind == crate::pure::model::CheckKind::Blocked)
+    {
+        let until = if c.count > 1 {
+            format!(" ({} checks, until {})", c.count, c.last_at)
+        } else {
+            String::new()
+        };
+        say!(
+            "{}",
+            paint(
+                output::kind_style(crate::pure::model::CheckKind::Blocked),
+                format!(
+                    "blocked {}{until}: {}",
+                    c.first_at,
+                    c.detail.as_deref().unwrap_or("a wall")
+                )
+            )
+        );
+    }
     let last = checks.last().map(|c| c.last_at.as_str()).unwrap_or("never");
     say!(
         "{}",
         paint(
             DIM,
             format!(
-                "{} version(s), {total} check(s) ({errors} failed), last checked {last}",
+                "{} version(s), {total} check(s) ({errors} failed, {blocked} blocked by a wall), last checked {last}",
                 versions.len()
             )
         )

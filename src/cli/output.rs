@@ -11,13 +11,14 @@ use anstyle::{AnsiColor, Effects, Style};
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
-use crate::model::CheckKind;
+use crate::pure::model::CheckKind;
 
 pub const BOLD: Style = Style::new().effects(Effects::BOLD);
 pub const DIM: Style = Style::new().effects(Effects::DIMMED);
 pub const RED: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
 pub const GREEN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
 pub const YELLOW: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
+pub const MAGENTA: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Magenta)));
 pub const CYAN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Cyan)));
 pub const RED_EMPH: Style = Style::new()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)))
@@ -47,6 +48,7 @@ pub fn kind_style(kind: CheckKind) -> Style {
         CheckKind::Missing => RED,
         CheckKind::Error => RED.effects(Effects::DIMMED),
         CheckKind::Deferred => YELLOW.effects(Effects::DIMMED),
+        CheckKind::Blocked => MAGENTA,
     }
 }
 
@@ -65,6 +67,7 @@ pub fn kind_cell(kind: CheckKind) -> Cell {
         CheckKind::Missing => cell.fg(Color::Red),
         CheckKind::Error => cell.fg(Color::Red).add_attribute(Attribute::Dim),
         CheckKind::Deferred => cell.fg(Color::Blue).add_attribute(Attribute::Dim),
+        CheckKind::Blocked => cell.fg(Color::Magenta),
     }
 }
 
@@ -83,8 +86,8 @@ pub fn table<C: Into<Cell>>(header: &[&str], rows: Vec<Vec<C>>) -> String {
 
 /// One diff line as a person reads it on a terminal: the sign, the paragraph, and its changed
 /// words emphasised (red for removed, green for added, dim for context).
-pub fn diff_line(line: &crate::diff::Line) -> String {
-    use crate::diff::LineTag;
+pub fn diff_line(line: &crate::pure::diff::Line) -> String {
+    use crate::pure::diff::LineTag;
     let (sign, base, emph) = match line.tag {
         LineTag::Equal => (" ", DIM, DIM),
         LineTag::Delete => ("-", RED, RED_EMPH),

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use super::html::{Pick, parse_time, pick_versions};
 use super::{ApiError, AppState, Failure, etag_of, immutable, not_modified};
-use crate::model::{Significance, VersionSeq, WatchId};
+use crate::pure::model::{Significance, VersionSeq, WatchId};
 use crate::store::{
     ChangeItem, ChangeQuery, SearchQuery, VersionMeta, WatchListItem, WatchQuery, WatchSort,
 };
@@ -41,6 +41,7 @@ use crate::store::{
         diff_json,
         diff_unified,
         list_events,
+        list_blocked,
         changes,
         search,
         ledger_head
@@ -81,6 +82,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/watches/{id}/diff", get(diff_json))
         .route("/watches/{id}/diff/unified", get(diff_unified))
         .route("/watches/{id}/events", get(list_events))
+        .route("/watches/{id}/blocked", get(list_blocked))
         .route("/changes", get(changes))
         .route("/search", get(search))
         .route("/ledger/head", get(ledger_head))
@@ -127,6 +129,9 @@ pub struct Watch {
     /// The significance of the latest edit: minor or substantive.
     pub last_significance: Option<String>,
     pub feed_id: Option<i64>,
+    /// The checks in a row, up to the latest, that met a wall (paywall, registration or
+    /// consent) instead of the article; 0 when the latest check did not.
+    pub blocked_run: i64,
     /// The article's page in the web interface.
     pub html_url: String,
 }
@@ -147,6 +152,7 @@ impl From<WatchListItem> for Watch {
             last_event_kind: w.last_event_kind,
             last_significance: w.last_significance,
             feed_id: w.feed_id,
+            blocked_run: w.blocked_run,
         }
     }
 }
@@ -451,12 +457,12 @@ async fn add_watch(
     State(state): State<AppState>,
     Json(body): Json<NewWatch>,
 ) -> Result<Response, ApiError> {
-    let url = crate::fetch::parse_watch_url(&body.url)
+    let url = crate::net::fetch::parse_watch_url(&body.url)
         .map_err(|e| Failure::bad_request(e.to_string()))?
         .to_string();
     let (item, added) = state
         .with_writer(move |s| {
-            let (id, added) = s.add_watch(&url, "api", &crate::model::now_rfc3339())?;
+            let (id, added) = s.add_watch(&url, "api", &crate::pure::model::now_rfc3339())?;
             let item = s
                 .watch_item(id)?
                 .ok_or_else(|| Failure::internal("the new watch is missing"))?;
@@ -519,7 +525,7 @@ async fn remove_watch(
             let item = s
                 .watch_item(WatchId(id))?
                 .ok_or_else(|| Failure::not_found(format!("no watch {id}")))?;
-            s.remove_watch(&item.url, &crate::model::now_rfc3339())?;
+            s.remove_watch(&item.url, &crate::pure::model::now_rfc3339())?;
             tracing::info!(url = %item.url, "watch removed through the API");
             Ok(())
         })
@@ -540,6 +546,61 @@ pub struct CheckResult {
     pub at: String,
     pub significance: Option<String>,
     pub detail: Option<String>,
+    /// The wall in front of the article (`paywall`, `registration`, `consent`): on a
+    /// `blocked` check, or a version stored from a walled page.
+    pub wall: Option<String>,
+}
+
+/// A run of checks that met the same wall instead of the article.
+#[derive(Serialize, ToSchema)]
+pub struct BlockedRun {
+    /// `paywall`, `registration` or `consent`.
+    pub wall: String,
+    pub first_at: String,
+    pub last_at: String,
+    /// The checks in the run.
+    pub count: i64,
+    /// The kind, then what gave the wall away.
+    pub detail: Option<String>,
+    /// The version that stayed the latest (the full text) meanwhile.
+    pub version: Option<i64>,
+}
+
+/// Every run of blocked checks of a watch (a paywall, registration or consent wall stood in
+/// front of the article: not versions, never edits), oldest first.
+#[utoipa::path(get, path = "/api/v1/watches/{id}/blocked", tag = "changes",
+    params(("id" = i64, Path, description = "The watch's id")),
+    responses(
+        (status = 200, description = "The runs of blocked checks", body = Vec<BlockedRun>),
+        (status = 404, description = "No such watch", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_blocked(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<BlockedRun>>, ApiError> {
+    watch_or_404(&state, id).await?;
+    let checks = state
+        .with_store(move |s| Ok(s.checks(WatchId(id))?))
+        .await?;
+    Ok(Json(
+        checks
+            .into_iter()
+            .filter(|c| c.kind == crate::pure::model::CheckKind::Blocked)
+            .map(|c| BlockedRun {
+                wall: c
+                    .detail
+                    .as_deref()
+                    .and_then(|d| d.split_once(':'))
+                    .map_or("unknown", |(k, _)| k)
+                    .to_string(),
+                first_at: c.first_at,
+                last_at: c.last_at,
+                count: c.count,
+                detail: c.detail,
+                version: c.version.map(|v| v.0),
+            })
+            .collect(),
+    ))
 }
 
 /// Checks the article now, as `stet check URL` does. Needs a bearer token.
@@ -565,6 +626,7 @@ async fn check_watch(
         at: report.at,
         significance: report.significance.map(|s| s.as_str().to_string()),
         detail: report.detail,
+        wall: report.wall.map(str::to_string),
         url: report.url,
     }))
 }
@@ -713,7 +775,7 @@ async fn diff_json(
     if let Some(r) = not_modified(&headers, &etag) {
         return Ok(r);
     }
-    let report = crate::diff::diff(&old.text, &new.text, context);
+    let report = crate::pure::diff::diff(&old.text, &new.text, context);
     let body = Diff {
         from: VersionInfo::from(&old.meta),
         to: VersionInfo::from(&new.meta),
@@ -728,9 +790,9 @@ async fn diff_json(
                     .into_iter()
                     .map(|l| DiffLine {
                         tag: match l.tag {
-                            crate::diff::LineTag::Equal => "equal",
-                            crate::diff::LineTag::Delete => "delete",
-                            crate::diff::LineTag::Insert => "insert",
+                            crate::pure::diff::LineTag::Equal => "equal",
+                            crate::pure::diff::LineTag::Delete => "delete",
+                            crate::pure::diff::LineTag::Insert => "insert",
                         }
                         .to_string(),
                         old_line: l.old_line,
@@ -777,7 +839,8 @@ async fn diff_unified(
             v.meta.final_url, v.meta.seq, v.meta.captured_at
         )
     };
-    let text = crate::diff::unified(&old.text, &new.text, &label(&old), &label(&new), context);
+    let text =
+        crate::pure::diff::unified(&old.text, &new.text, &label(&old), &label(&new), context);
     let response = ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response();
     Ok(immutable(response, &etag))
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::view::{self, DiffView, Side, escape};
 use super::{AppState, Failure, auth, http_date, memento};
-use crate::model::{ContentHash, Significance, VersionSeq, WatchId};
+use crate::pure::model::{ContentHash, Significance, VersionSeq, WatchId};
 use crate::store::{
     ChangeItem, ChangeQuery, SearchQuery, Store, Version, VersionMeta, WatchListItem, WatchQuery,
     WatchSort,
@@ -182,7 +182,13 @@ struct WatchRow {
     last_change: String,
     last_kind: String,
     significance: String,
+    /// The checks in a row that met a wall, when there are at least [`WALLED_AFTER`] of them
+    /// (else 0): the user may give stet a way in (`headers_file` of the `[[watch]]`).
+    walled: i64,
 }
+
+/// Blocked checks in a row from which the watch list flags a watch as walled.
+pub const WALLED_AFTER: i64 = 3;
 
 impl From<WatchListItem> for WatchRow {
     fn from(w: WatchListItem) -> Self {
@@ -196,6 +202,11 @@ impl From<WatchListItem> for WatchRow {
             last_change: w.last_event_at.as_deref().map(when).unwrap_or_default(),
             last_kind: w.last_event_kind.unwrap_or_default(),
             significance: w.last_significance.unwrap_or_default(),
+            walled: if w.blocked_run >= WALLED_AFTER {
+                w.blocked_run
+            } else {
+                0
+            },
         }
     }
 }
@@ -354,11 +365,16 @@ async fn add_watch(
     Form(form): Form<AddForm>,
 ) -> PageResult {
     form_allowed(&state, &headers, form.csrf.as_deref())?;
-    let url = crate::fetch::parse_watch_url(&form.url)
+    let url = crate::net::fetch::parse_watch_url(&form.url)
         .map_err(|e| Failure::bad_request(e.to_string()))?
         .to_string();
     let id = state
-        .with_writer(move |s| Ok(s.add_watch(&url, "web", &crate::model::now_rfc3339())?.0))
+        .with_writer(move |s| {
+            Ok(
+                s.add_watch(&url, "web", &crate::pure::model::now_rfc3339())?
+                    .0,
+            )
+        })
         .await?;
     Ok(Redirect::to(&format!("/articles/{}", id.0)).into_response())
 }
@@ -380,7 +396,7 @@ async fn remove_watch(
             let item = s
                 .watch_item(WatchId(id))?
                 .ok_or_else(|| Failure::not_found(format!("no article {id}")))?;
-            s.remove_watch(&item.url, &crate::model::now_rfc3339())?;
+            s.remove_watch(&item.url, &crate::pure::model::now_rfc3339())?;
             Ok(())
         })
         .await?;
@@ -455,7 +471,7 @@ async fn article(
             for v in &versions {
                 let current = s.version(id, Some(v.seq))?;
                 if let (Some(old), Some(new)) = (&previous, &current) {
-                    let r = crate::diff::diff(&old.text, &new.text, 0);
+                    let r = crate::pure::diff::diff(&old.text, &new.text, 0);
                     sizes.insert(v.seq.0, (r.words_added, r.words_removed));
                 }
                 previous = current;
@@ -482,15 +498,17 @@ async fn article(
     for e in &events {
         let version = e.version.map(|v| v.0);
         let mut text = match e.kind {
-            crate::model::CheckKind::Captured => "first captured".to_string(),
-            crate::model::CheckKind::Edited => "edited".to_string(),
-            crate::model::CheckKind::Deleted => "deleted (gone on consecutive checks)".to_string(),
-            crate::model::CheckKind::Restored => "restored (online again)".to_string(),
+            crate::pure::model::CheckKind::Captured => "first captured".to_string(),
+            crate::pure::model::CheckKind::Edited => "edited".to_string(),
+            crate::pure::model::CheckKind::Deleted => {
+                "deleted (gone on consecutive checks)".to_string()
+            }
+            crate::pure::model::CheckKind::Restored => "restored (online again)".to_string(),
             other => other.as_str().to_string(),
         };
         if let Some(v) = e
             .version
-            .filter(|_| e.kind == crate::model::CheckKind::Edited)
+            .filter(|_| e.kind == crate::pure::model::CheckKind::Edited)
             && let Some((added, removed)) = sizes.get(&v.0)
         {
             text.push_str(&format!(": {added} word(s) added, {removed} removed"));
@@ -526,7 +544,7 @@ async fn article(
         .filter(|c| {
             matches!(
                 c.kind,
-                crate::model::CheckKind::Error | crate::model::CheckKind::Missing
+                crate::pure::model::CheckKind::Error | crate::pure::model::CheckKind::Missing
             )
         })
         .map(|c| {
@@ -559,6 +577,42 @@ async fn article(
             diff_url: None,
             significance: String::new(),
             folded: failures,
+        });
+    }
+    // Checks that met a wall: the archive's latest version stays the full one.
+    let blocked: Vec<String> = checks
+        .iter()
+        .filter(|c| c.kind == crate::pure::model::CheckKind::Blocked)
+        .map(|c| {
+            let times = if c.count > 1 {
+                format!(" ×{} until {}", c.count, when(&c.last_at))
+            } else {
+                String::new()
+            };
+            format!(
+                "{} blocked{times}: {}",
+                when(&c.first_at),
+                c.detail.as_deref().unwrap_or("a wall")
+            )
+        })
+        .collect();
+    if !blocked.is_empty() {
+        let n: i64 = checks
+            .iter()
+            .filter(|c| c.kind == crate::pure::model::CheckKind::Blocked)
+            .map(|c| c.count)
+            .sum();
+        timeline.push(TimelineEntry {
+            when: String::new(),
+            kind: "blocked".into(),
+            text: format!(
+                "{n} check(s) blocked by a wall (paywall, registration or consent): not versions, \
+                 the archive keeps the full text"
+            ),
+            version: None,
+            diff_url: None,
+            significance: String::new(),
+            folded: blocked,
         });
     }
     let page = ArticlePage {

@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use super::s3::BlobBucket;
 use super::sql::Tx;
 use super::{Result, Store, StoreError, ZSTD_LEVEL};
-use crate::model::{BodyHash, Sha256Hash};
+use crate::pure::model::{BodyHash, Sha256Hash};
 
 /// Content-defined chunk sizes: small enough that a site's shared template and an article's
 /// unchanged parts fall into chunks already stored, large enough to compress well.

@@ -1,14 +1,14 @@
 //! Feeds, written once for both backends: adding, removing and syncing them, which are due,
 //! recording each poll, and the article watches a feed discovers.
 //!
-//! Never parses or fetches a feed: `crate::feeds` does.
+//! Never parses or fetches a feed: `crate::net::feeds` does.
 
 use serde::Serialize;
 
 use super::sql::Param;
 use super::watches::add_watch;
 use super::{Result, Store};
-use crate::fetch::Validators;
+use crate::net::fetch::Validators;
 
 /// A feed as the list shows it.
 #[derive(Debug, Clone, Serialize)]

@@ -2,7 +2,7 @@
 //! appending chained entries inside the caller's transaction, the head, raw scans for `verify`,
 //! and JSON Lines export and import.
 //!
-//! Owns the SQL of the ledger; the entry format and the chain rule are in [`crate::ledger`].
+//! Owns the SQL of the ledger; the entry format and the chain rule are in [`crate::pure::ledger`].
 //! Never decides what counts as tampering: `verify` does, from what these scans return.
 
 use base64::Engine as _;
@@ -12,10 +12,10 @@ use super::blobs::{body_of, insert_body, read_blob};
 use super::sql::{Row, Tx};
 use super::watches::insert_watch;
 use super::{Result, Store, StoreError, compress_text, decompress_text};
-use crate::ledger::{
+use crate::pure::ledger::{
     Entry, EntryBody, EntryKind, ExportEvent, ExportLine, ExportVersion, ExportWatch, Head,
 };
-use crate::model::{CheckKind, Sha256Hash, VersionSeq, WatchId};
+use crate::pure::model::{CheckKind, Sha256Hash, VersionSeq, WatchId};
 
 /// Article texts up to this size decompress into one reused buffer; larger ones stream.
 const TEXT_BUFFER: usize = 1 << 20;
@@ -275,7 +275,7 @@ impl Store {
             .into_iter()
             .map(|row| {
                 row.entry
-                    .map(|e| crate::ledger::encode(e.seq, &e.prev_hash, &e.body))
+                    .map(|e| crate::pure::ledger::encode(e.seq, &e.prev_hash, &e.body))
                     .map_err(|why| StoreError::Corrupt(format!("ledger entry {}: {why}", row.seq)))
             })
             .collect()

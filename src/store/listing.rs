@@ -7,7 +7,7 @@
 
 use super::watches::{SUMMARY_COLUMNS, summary};
 use super::{Result, Store, WatchSummary};
-use crate::model::WatchId;
+use crate::pure::model::WatchId;
 
 /// Which watches one page holds.
 #[derive(Debug, Clone, Copy)]

@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::record::end_lease;
 use super::sql::{Row, Tx};
 use super::{Db, Result, Store};
-use crate::model::{CheckKind, Significance, VersionSeq, WatchId};
 use crate::notify::{AlertRoute, idempotency_key};
+use crate::pure::model::{CheckKind, Significance, VersionSeq, WatchId};
 
 /// Why a queued row is not delivered: the same change was already alerted (flip-flop).
 const REPEAT_NOTE: &str =

@@ -4,7 +4,7 @@
 //! answered.
 //!
 //! Owns reading a version or event row as the metadata an entry commits to: one column list
-//! ([`crate::ledger::VERSION_META`], [`crate::ledger::EVENT_META`]) and one text form
+//! ([`crate::pure::ledger::VERSION_META`], [`crate::pure::ledger::EVENT_META`]) and one text form
 //! ([`Value::text`]), and the one list of columns entries do not commit to
 //! ([`EXEMPT_COLUMNS`]). Owns the `checkpoints` and `witness_state` tables. Never signs, hashes
 //! a tree or talks to the network: `proof` and `publish` do, with what these functions return.
@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use super::ledger::append;
 use super::sql::{Row, Tx, Value};
 use super::{Result, Store};
-use crate::ledger::{EVENT_META, Entry, EntryBody, EntryKind, VERSION_META};
-use crate::model::{Sha256Hash, VersionSeq, WatchId};
+use crate::pure::ledger::{EVENT_META, Entry, EntryBody, EntryKind, VERSION_META};
+use crate::pure::model::{Sha256Hash, VersionSeq, WatchId};
 
 /// The `versions` columns a version entry's fixed fields commit to (the watch's URL aside),
 /// before its metadata ([`VERSION_META`]).

@@ -11,13 +11,13 @@ use super::blobs::{PackedBody, insert_body, read_blob};
 use super::s3::BlobBucket;
 use super::sql::{Dialect, Lite, Tx};
 use super::{Result, StoreError, compress_text, ledger, outbox, proofs};
-use crate::classify::{Decision, Latest, Metadata, WatchState};
-use crate::fetch::Validators;
-use crate::ledger::EntryKind;
-use crate::model::{
+use crate::net::fetch::Validators;
+use crate::notify::AlertRoute;
+use crate::pure::classify::{Decision, Latest, Metadata, WatchState};
+use crate::pure::ledger::EntryKind;
+use crate::pure::model::{
     BodyHash, CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchId,
 };
-use crate::notify::AlertRoute;
 
 /// A newly observed article, ready to be stored if the rules say so.
 #[derive(Debug, Clone)]
@@ -217,7 +217,7 @@ impl Batch<'_> {
     pub fn latest_body(&self, watch: WatchId) -> Result<Option<LatestBody>> {
         self.run(|tx| {
             let Some(r) = tx.query_opt(
-                "SELECT seq, extractor, final_url, body_hash FROM versions
+                "SELECT seq, extractor, final_url, body_hash, text_zstd FROM versions
                  WHERE watch_id = ?1 ORDER BY seq DESC LIMIT 1",
                 &[&watch.0],
             )?
@@ -232,6 +232,9 @@ impl Batch<'_> {
                 extractor: r.get(1)?,
                 final_url: r.get(2)?,
                 raw,
+                text: r
+                    .get::<Option<Vec<u8>>>(4)?
+                    .and_then(|t| super::decompress_text(&t).ok()),
             }))
         })
     }
@@ -279,6 +282,8 @@ pub struct LatestBody {
     pub extractor: Option<String>,
     pub final_url: String,
     pub raw: Vec<u8>,
+    /// The version's canonical text as stored (a wall is judged against it).
+    pub text: Option<String>,
 }
 
 fn record(
@@ -367,6 +372,15 @@ fn record(
                AND version_seq IS NOT DISTINCT FROM ?4",
             &[&watch, &rec.at, &rec.http_status, &version_seq],
         )? > 0;
+    // Checks that meet the same wall fold into one row too: its count is the run.
+    let folded = folded
+        || d.kind == CheckKind::Blocked
+            && tx.execute(
+                "UPDATE checks SET last_at = ?2, count = count + 1, http_status = ?3
+                 WHERE id = (SELECT max(id) FROM checks WHERE watch_id = ?1)
+                   AND kind = 'blocked' AND detail IS NOT DISTINCT FROM ?4",
+                &[&watch, &rec.at, &rec.http_status, &d.detail],
+            )? > 0;
     if !folded {
         let count = match tx.dialect() {
             // A real: SQLite stores small integers in fewer bytes, so an integer count would
@@ -427,9 +441,9 @@ fn record(
 
 #[cfg(test)]
 mod tests {
-    use crate::classify::{Decision, WatchState};
-    use crate::model::VersionSeq;
-    use crate::model::{CheckKind, Sha256Hash, WatchStatus};
+    use crate::pure::classify::{Decision, WatchState};
+    use crate::pure::model::VersionSeq;
+    use crate::pure::model::{CheckKind, Sha256Hash, WatchStatus};
     use crate::store::Store;
     use crate::store::{Capture, CheckRecord};
 

@@ -5,7 +5,7 @@
 //! row naming the watch, the time and the reason. Never decides whether a page is too complex: `budget` does.
 
 use super::{Result, Store};
-use crate::model::WatchId;
+use crate::pure::model::WatchId;
 
 /// One kept body, for `history` and tests.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::sql::Row;
 use super::{Result, Store, StoreError, decompress_text};
-use crate::model::{BodyHash, CheckKind, ContentHash, Significance, VersionSeq, WatchId};
+use crate::pure::model::{BodyHash, CheckKind, ContentHash, Significance, VersionSeq, WatchId};
 
 /// A stored version without its text.
 #[derive(Debug, Clone, Serialize)]

@@ -9,9 +9,9 @@ use serde::Serialize;
 use super::ledger::append_watch;
 use super::sql::{Dialect, Param, Row, Tx};
 use super::{Db, Result, Store};
-use crate::fetch::Validators;
-use crate::ledger::EntryKind;
-use crate::model::{BodyHash, WatchId, WatchStatus};
+use crate::net::fetch::Validators;
+use crate::pure::ledger::EntryKind;
+use crate::pure::model::{BodyHash, WatchId, WatchStatus};
 
 /// A watch as the list shows it.
 #[derive(Debug, Clone, Serialize)]
