@@ -891,7 +891,7 @@ impl Config {
             }
         };
         for watch in &self.watches {
-            if let Err(e) = crate::net::fetch::parse_watch_url(&watch.url) {
+            if let Err(e) = crate::pure::model::WatchUrl::parse(&watch.url) {
                 return Err(invalid(&watch.url, e.to_string()));
             }
             if let Some(s) = &watch.schedule
@@ -904,7 +904,7 @@ impl Config {
             }
         }
         for feed in &self.feed_entries {
-            if let Err(e) = crate::net::fetch::parse_watch_url(&feed.url) {
+            if let Err(e) = crate::pure::model::WatchUrl::parse(&feed.url) {
                 return Err(invalid(&feed.url, e.to_string()));
             }
             if let Some(s) = &feed.schedule

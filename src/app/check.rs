@@ -241,7 +241,7 @@ fn rules_by_url<'a>(
         if rules.is_empty() {
             continue;
         }
-        let url = crate::net::fetch::parse_watch_url(url)?.to_string();
+        let url = crate::pure::model::WatchUrl::parse(url)?.to_string();
         out.insert(url, Arc::new(rules));
     }
     Ok(out)

@@ -387,7 +387,7 @@ pub fn sync_config(store: &mut Store, config: &Config) -> anyhow::Result<()> {
     let at = now_rfc3339();
     let mut urls = Vec::new();
     for w in &config.watches {
-        urls.push(crate::net::fetch::parse_watch_url(&w.url)?.to_string());
+        urls.push(crate::pure::model::WatchUrl::parse(&w.url)?.to_string());
     }
     store.sync_config_watches(&urls, &at)?;
     for (w, url) in config.watches.iter().zip(&urls) {
@@ -395,7 +395,7 @@ pub fn sync_config(store: &mut Store, config: &Config) -> anyhow::Result<()> {
     }
     let mut feeds = Vec::new();
     for f in &config.feed_entries {
-        let url = crate::net::fetch::parse_watch_url(&f.url)?.to_string();
+        let url = crate::pure::model::WatchUrl::parse(&f.url)?.to_string();
         feeds.push((url, f.schedule.clone(), f.robots));
     }
     store.sync_config_feeds(&feeds, &at)?;

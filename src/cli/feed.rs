@@ -5,7 +5,7 @@ use clap::Subcommand;
 use super::output::{self, BOLD, DIM, paint};
 use super::{Context, ExitError, exit};
 use crate::app::check::Checker;
-use crate::net::fetch::parse_watch_url;
+use crate::pure::model::WatchUrl;
 use crate::pure::model::now_rfc3339;
 use crate::say;
 
@@ -36,7 +36,7 @@ pub async fn run(ctx: &Context, cmd: &FeedCommand) -> anyhow::Result<u8> {
         FeedCommand::Add { urls } => {
             let parsed = urls
                 .iter()
-                .map(|u| parse_watch_url(u).map_err(|e| ExitError::usage(e.to_string())))
+                .map(|u| WatchUrl::parse(u).map_err(|e| ExitError::usage(e.to_string())))
                 .collect::<Result<Vec<_>, _>>()?;
             let mut store = ctx.open_store()?;
             for url in parsed {
@@ -55,7 +55,7 @@ pub async fn run(ctx: &Context, cmd: &FeedCommand) -> anyhow::Result<u8> {
             let mut store = ctx.open_store()?;
             let mut missing = false;
             for url in urls {
-                let url = parse_watch_url(url)
+                let url = WatchUrl::parse(url)
                     .map(|u| u.to_string())
                     .unwrap_or(url.clone());
                 let removed = store.remove_feed(&url, &now_rfc3339())?;

@@ -30,7 +30,7 @@ impl AlertRoute {
                 .match_feeds
                 .iter()
                 .map(|f| {
-                    crate::net::fetch::parse_watch_url(f)
+                    crate::pure::model::WatchUrl::parse(f)
                         .map_or_else(|_| f.clone(), |u| u.to_string())
                 })
                 .collect(),

@@ -451,7 +451,7 @@ async fn add_watch(
     State(state): State<AppState>,
     Json(body): Json<NewWatch>,
 ) -> Result<Response, ApiError> {
-    let url = crate::net::fetch::parse_watch_url(&body.url)
+    let url = crate::pure::model::WatchUrl::parse(&body.url)
         .map_err(|e| Failure::bad_request(e.to_string()))?
         .to_string();
     let (item, added) = state

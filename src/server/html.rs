@@ -354,7 +354,7 @@ async fn add_watch(
     Form(form): Form<AddForm>,
 ) -> PageResult {
     form_allowed(&state, &headers, form.csrf.as_deref())?;
-    let url = crate::net::fetch::parse_watch_url(&form.url)
+    let url = crate::pure::model::WatchUrl::parse(&form.url)
         .map_err(|e| Failure::bad_request(e.to_string()))?
         .to_string();
     let id = state
