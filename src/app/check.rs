@@ -142,7 +142,7 @@ pub struct Checker {
     /// megabytes for a large page) from piling up in memory.
     extract_slots: tokio::sync::Semaphore,
     /// The alert sinks whose outbox rows are written with each event.
-    alert_routes: Vec<crate::notify::AlertRoute>,
+    alert_routes: Vec<crate::pure::alert::AlertRoute>,
     /// Extraction rules of `[[watch]]` entries that have any, by watch URL.
     watch_rules: HashMap<String, Arc<extract::Options>>,
     /// Extraction rules of `[[feed]]` entries that have any, by feed URL: they apply to the
@@ -165,7 +165,7 @@ impl Checker {
                 config.fetch.concurrency,
                 config.fetch.per_host,
                 config.politeness.min_delay,
-                config.politeness.slowdown(),
+                crate::net::polite::Slowdown::of(&config.politeness),
                 &config.fetch.user_agent,
             ),
             policy: Policy {
@@ -649,7 +649,7 @@ fn spawn_writer(
     db_path: Location,
     policy: Policy,
     schedule: SchedulePolicy,
-    alert_routes: Vec<crate::notify::AlertRoute>,
+    alert_routes: Vec<crate::pure::alert::AlertRoute>,
     mut probes: mpsc::Receiver<Probe>,
     reports: mpsc::UnboundedSender<CheckReport>,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {

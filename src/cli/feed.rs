@@ -111,7 +111,7 @@ pub async fn run(ctx: &Context, cmd: &FeedCommand) -> anyhow::Result<u8> {
             let checker = Checker::new(&ctx.config)?;
             for feed in &feeds {
                 let report =
-                    crate::net::feeds::poll(&checker, &ctx.config, &ctx.db_path, feed).await;
+                    crate::app::discover::poll(&checker, &ctx.config, &ctx.db_path, feed).await;
                 if ctx.json {
                     output::json_line(&report)?;
                     continue;

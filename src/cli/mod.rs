@@ -216,7 +216,7 @@ impl Context {
     fn load(cli: &Cli) -> anyhow::Result<Self> {
         let source = config_source(cli);
         let config = source.load()?;
-        let db_path = config.storage.location();
+        let db_path = crate::store::Location::of(&config.storage);
         Ok(Self {
             config,
             db_path,

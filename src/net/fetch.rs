@@ -263,7 +263,7 @@ impl Fetcher {
     }
 
     fn build(config: &FetchConfig, guard: Option<AddressPolicy>) -> anyhow::Result<Self> {
-        install_crypto_provider();
+        crate::net::tls::install_crypto_provider();
         let mut headers = HeaderMap::new();
         headers.insert(
             header::ACCEPT,
@@ -380,12 +380,6 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
         }
     };
     Some(wait.min(Duration::from_secs(86400)))
-}
-
-/// rustls needs one process-wide crypto provider; ring builds quickly and is well proven.
-pub(crate) fn install_crypto_provider() {
-    // Fails only when a provider is already installed, which is what we want anyway.
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 #[cfg(test)]

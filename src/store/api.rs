@@ -16,7 +16,7 @@ use super::{
 use super::{CheckRecord, CheckRow, CheckTarget, EventRow, Recorded, Version, VersionMeta};
 use super::{WatchPage, WatchSummary, batch::SqliteBatch, pg::PgBatch};
 use crate::net::fetch::Validators;
-use crate::notify::AlertRoute;
+use crate::pure::alert::AlertRoute;
 use crate::pure::classify::WatchState;
 use crate::pure::ledger::{Entry, ExportLine, Head};
 use crate::pure::model::Sha256Hash;

@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use super::blobs::{PackedBody, insert_blob, insert_packed};
 use super::{Result, Sqlite, StoreError, compress_text, ledger, outbox, proofs};
 use crate::net::fetch::Validators;
-use crate::notify::AlertRoute;
+use crate::pure::alert::AlertRoute;
 use crate::pure::classify::{Decision, Latest, Metadata, WatchState};
 use crate::pure::ledger::EntryKind;
 use crate::pure::model::{

@@ -5,7 +5,7 @@
 use postgres::GenericClient;
 
 use super::{Pg, parse, parse_opt, worker_id};
-use crate::notify::{AlertRoute, idempotency_key};
+use crate::pure::alert::{AlertRoute, idempotency_key};
 use crate::pure::model::{CheckKind, Significance, VersionSeq, WatchId};
 use crate::store::{AlertCount, DueAlert, OutboxRow, Result};
 

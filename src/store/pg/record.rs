@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use postgres::GenericClient;
 
 use super::{Pg, WRITE_LOCK, append_watch, blocking, parse, worker_id};
-use crate::notify::AlertRoute;
+use crate::pure::alert::AlertRoute;
 use crate::pure::classify::{Latest, Metadata, WatchState};
 use crate::pure::ledger::EntryKind;
 use crate::pure::model::{BodyHash, CheckKind, ContentHash, Significance, VersionSeq, WatchId};
