@@ -26,7 +26,8 @@ use crate::pure::classify::{self, GoneReason, Observation, Policy};
 use crate::pure::extract;
 use crate::pure::fingerprint::Fingerprint;
 use crate::pure::model::{
-    BodyHash, CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchId, now_rfc3339,
+    BodyHash, CheckKind, ContentHash, Origin, Sha256Hash, Significance, VersionSeq, WatchId,
+    now_rfc3339,
 };
 use crate::pure::scheduler::{self, Cadence, DueInput, Next, SchedulePolicy};
 use crate::store::{Capture, CheckRecord, CheckTarget, ChunkIndex, Location, PackedBody, Store};
@@ -370,7 +371,7 @@ impl Checker {
             probe.observation = Observation::Failed("invalid URL".into());
             return probe;
         };
-        let fetcher = if target.origin == "feed" {
+        let fetcher = if target.origin == Origin::Feed.as_str() {
             &self.untrusted
         } else {
             &self.fetcher
@@ -916,7 +917,7 @@ mod tests {
             url: "http://127.0.0.1:9/a".into(),
             validators: Validators::default(),
             latest_body_hash: None,
-            origin: "cli".into(),
+            origin: Origin::Cli.as_str().into(),
             schedule: None,
             robots: None,
             born: None,

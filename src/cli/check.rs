@@ -10,7 +10,7 @@ use super::output::{self, BOLD, DIM, kind_style, paint};
 use super::{Context, ExitError, exit};
 use crate::app::check::{CheckReport, Checker};
 use crate::pure::model::CheckKind;
-use crate::pure::model::WatchUrl;
+use crate::pure::model::{Origin, WatchUrl};
 use crate::say;
 
 #[derive(Debug, Args)]
@@ -47,7 +47,7 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
         let mut urls = Vec::new();
         for u in &args.urls {
             let url = WatchUrl::parse(u).map_err(|e| ExitError::usage(e.to_string()))?;
-            store.add_watch(url.as_str(), "cli", &at)?;
+            store.add_watch(url.as_str(), Origin::Cli, &at)?;
             urls.push(url.to_string());
         }
         Some(urls)

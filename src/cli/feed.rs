@@ -5,8 +5,8 @@ use clap::Subcommand;
 use super::output::{self, BOLD, DIM, paint};
 use super::{Context, ExitError, exit};
 use crate::app::check::Checker;
-use crate::pure::model::WatchUrl;
 use crate::pure::model::now_rfc3339;
+use crate::pure::model::{Origin, WatchUrl};
 use crate::say;
 
 #[derive(Debug, Subcommand)]
@@ -40,7 +40,7 @@ pub async fn run(ctx: &Context, cmd: &FeedCommand) -> anyhow::Result<u8> {
                 .collect::<Result<Vec<_>, _>>()?;
             let mut store = ctx.open_store()?;
             for url in parsed {
-                let added = store.add_feed(url.as_str(), "cli", &now_rfc3339())?;
+                let added = store.add_feed(url.as_str(), Origin::Cli, &now_rfc3339())?;
                 if ctx.json {
                     output::json_line(&serde_json::json!({"url": url.as_str(), "added": added}))?;
                 } else if added {

@@ -5,8 +5,8 @@ use clap::Subcommand;
 use super::output::{self, BOLD, DIM, paint};
 use super::{Context, ExitError, exit};
 use crate::pure::model::WatchId;
-use crate::pure::model::WatchUrl;
 use crate::pure::model::now_rfc3339;
+use crate::pure::model::{Origin, WatchUrl};
 use crate::say;
 use crate::store::{WatchPage, WatchSummary};
 
@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, cmd: &WatchCommand) -> anyhow::Result<u8> {
             let mut store = ctx.open_store()?;
             let at = now_rfc3339();
             for url in parsed {
-                let (_, added) = store.add_watch(url.as_str(), "cli", &at)?;
+                let (_, added) = store.add_watch(url.as_str(), Origin::Cli, &at)?;
                 if ctx.json {
                     output::json_line(&serde_json::json!({"url": url.as_str(), "added": added}))?;
                 } else if added {

@@ -92,6 +92,54 @@ impl From<WatchUrl> for Url {
     }
 }
 
+/// Where a watch or a feed came from. Config ones follow the config file (removed from the
+/// config, they stop); the others stay until removed the way they came. Stored as its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// `[[watch]]` or `[[feed]]` in the config file.
+    Config,
+    /// `stet watch add`, `stet feed add`, `stet check URL`, `stet demo`.
+    Cli,
+    /// Discovered in a feed.
+    Feed,
+    /// Added in the web interface.
+    Web,
+    /// Added through the JSON API.
+    Api,
+}
+
+impl Origin {
+    pub const ALL: [Origin; 5] = [Self::Config, Self::Cli, Self::Feed, Self::Web, Self::Api];
+
+    /// The name stored in the archive and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Cli => "cli",
+            Self::Feed => "feed",
+            Self::Web => "web",
+            Self::Api => "api",
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Origin {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| format!("unknown origin {s:?}"))
+    }
+}
+
 /// A version's place in its watch's history: 1, 2, 3, ... Versions are ordered by this number,
 /// never by their timestamps, so two captures in the same second are still told apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -332,6 +380,15 @@ mod tests {
         ] {
             assert!(WatchUrl::parse(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn origins_are_stored_by_name() {
+        for o in Origin::ALL {
+            assert_eq!(o.as_str().parse::<Origin>(), Ok(o));
+            assert_eq!(serde_json::to_string(&o).unwrap(), format!("\"{o}\""));
+        }
+        assert!("import".parse::<Origin>().is_err());
     }
 
     #[test]

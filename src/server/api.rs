@@ -456,7 +456,11 @@ async fn add_watch(
         .to_string();
     let (item, added) = state
         .with_writer(move |s| {
-            let (id, added) = s.add_watch(&url, "api", &crate::pure::model::now_rfc3339())?;
+            let (id, added) = s.add_watch(
+                &url,
+                crate::pure::model::Origin::Api,
+                &crate::pure::model::now_rfc3339(),
+            )?;
             let item = s
                 .watch_item(id)?
                 .ok_or_else(|| Failure::internal("the new watch is missing"))?;

@@ -359,10 +359,12 @@ async fn add_watch(
         .to_string();
     let id = state
         .with_writer(move |s| {
-            Ok(
-                s.add_watch(&url, "web", &crate::pure::model::now_rfc3339())?
-                    .0,
-            )
+            Ok(s.add_watch(
+                &url,
+                crate::pure::model::Origin::Web,
+                &crate::pure::model::now_rfc3339(),
+            )?
+            .0)
         })
         .await?;
     Ok(Redirect::to(&format!("/articles/{}", id.0)).into_response())

@@ -19,8 +19,8 @@ use crate::net::fetch::Validators;
 use crate::pure::alert::AlertRoute;
 use crate::pure::classify::WatchState;
 use crate::pure::ledger::{Entry, ExportLine, Head};
-use crate::pure::model::Sha256Hash;
 use crate::pure::model::{BodyHash, ContentHash, VersionSeq, WatchId};
+use crate::pure::model::{Origin, Sha256Hash};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -54,8 +54,8 @@ impl Store {
 
     /// Adds a watch, or re-activates one that was removed. Returns the id and whether anything
     /// changed.
-    pub fn add_watch(&mut self, url: &str, origin: &str, at: &str) -> Result<(WatchId, bool)> {
-        on_mut!(self.add_watch(url, origin, at))
+    pub fn add_watch(&mut self, url: &str, origin: Origin, at: &str) -> Result<(WatchId, bool)> {
+        on_mut!(self.add_watch(url, origin.as_str(), at))
     }
 
     /// Stops watching a URL; its history stays. Returns false when it was not watched.
@@ -124,8 +124,8 @@ impl Store {
     }
 
     /// Adds a feed, or re-activates a removed one. Returns whether anything changed.
-    pub fn add_feed(&mut self, url: &str, origin: &str, at: &str) -> Result<bool> {
-        on_mut!(self.add_feed(url, origin, at))
+    pub fn add_feed(&mut self, url: &str, origin: Origin, at: &str) -> Result<bool> {
+        on_mut!(self.add_feed(url, origin.as_str(), at))
     }
 
     /// Stops polling a feed; the watches it found stay. Returns false when it was not polled.
