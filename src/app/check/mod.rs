@@ -31,6 +31,7 @@ use crate::pure::model::{
     BodyHash, CheckKind, ContentHash, Origin, Significance, VersionSeq, WatchId, now_rfc3339,
 };
 use crate::pure::scheduler::SchedulePolicy;
+use crate::pure::wall;
 use crate::store::{Capture, CheckTarget, ChunkIndex, Location, PackedBody, Store};
 
 /// How many checks of a pass wait for their host at once, at most (each holds about 1.6 KB
@@ -61,6 +62,10 @@ pub struct CheckReport {
     /// For a `deferred` check: when the watch is due again (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_at: Option<String>,
+    /// The kind of wall the page put in front of the article (`paywall`, `registration`,
+    /// `consent`): on a `blocked` check, and on a version stored from a walled page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wall: Option<&'static str>,
 }
 
 /// Counts of a finished pass.
@@ -99,6 +104,9 @@ struct Probe {
     content_type: Option<String>,
     /// The watch's own extraction rules.
     rules: Arc<extract::Options>,
+    /// The page's wall signs, when it has any: judged against the latest version's text by
+    /// the writer.
+    wall_signs: Option<wall::Signs>,
 }
 
 impl Probe {
@@ -110,6 +118,7 @@ impl Probe {
         self.validators = None;
         self.retry_after = None;
         self.health = None;
+        self.wall_signs = None;
     }
 
     /// The check is not made: the host asked for a pause that lasts `wait` more.
@@ -147,6 +156,8 @@ pub struct Checker {
     /// Extraction rules of `[[feed]]` entries that have any, by feed URL: they apply to the
     /// articles the feed found.
     feed_rules: HashMap<String, Arc<extract::Options>>,
+    /// Request headers of `[[watch]]` entries that give a way in past a wall, by watch URL.
+    watch_headers: HashMap<String, Arc<Vec<(String, crate::pure::secret::Secret)>>>,
 }
 
 impl Checker {
@@ -186,6 +197,12 @@ impl Checker {
                     .iter()
                     .map(|f| (&f.url, f.extract_options())),
             )?,
+            watch_headers: config
+                .watches
+                .iter()
+                .filter(|w| !w.headers.is_empty())
+                .map(|w| (w.url.clone(), Arc::new(w.headers.clone())))
+                .collect(),
         })
     }
 
@@ -364,6 +381,7 @@ impl Checker {
             unparsed: None,
             content_type: None,
             rules,
+            wall_signs: None,
         };
         let Ok(url) = Url::parse(&target.url) else {
             probe.observation = Observation::Failed("invalid URL".into());
@@ -397,6 +415,9 @@ impl Checker {
             // part stays small.
             Box::pin(fetch_and_read(
                 fetcher,
+                self.watch_headers
+                    .get(&target.url)
+                    .map_or(&[][..], |h| h.as_slice()),
                 &self.extract_slots,
                 db_path,
                 &target,
@@ -427,13 +448,17 @@ impl Checker {
 /// article was read).
 async fn fetch_and_read(
     fetcher: &Fetcher,
+    headers: &[(String, crate::pure::secret::Secret)],
     extract_slots: &tokio::sync::Semaphore,
     db_path: &Location,
     target: &CheckTarget,
     original: &Url,
     probe: &mut Probe,
 ) {
-    let response = match fetcher.fetch(&target.url, &target.validators).await {
+    let response = match fetcher
+        .fetch_with(&target.url, &target.validators, headers)
+        .await
+    {
         Ok(r) => r,
         Err(e) => {
             tracing::debug!(url = %target.url, error = %e, "fetch failed");
@@ -535,7 +560,8 @@ async fn fetch_and_read(
             probe.observation = Observation::Failed(format!("too_complex: {reason}"));
             probe.unparsed = Some((body_hash, body));
         }
-        Ok(Analysis::Article(capture)) => {
+        Ok(Analysis::Article(capture, signs)) => {
+            probe.wall_signs = signs;
             probe.observation = Observation::Article {
                 content_hash: capture.content_hash,
                 loose_hash: capture.loose_hash,
@@ -545,6 +571,7 @@ async fn fetch_and_read(
                     published: capture.published.clone(),
                     modified: capture.modified.clone(),
                 },
+                wall: None,
             };
             probe.capture = Some(*capture);
         }
@@ -565,7 +592,8 @@ async fn fetch_and_read(
 }
 
 enum Analysis {
-    Article(Box<Capture>),
+    /// The article, and the page's wall signs when it has any.
+    Article(Box<Capture>, Option<wall::Signs>),
     /// Over the extraction budget: not parsed; the body is kept as served.
     TooComplex {
         reason: budget::TooComplex,
@@ -599,25 +627,29 @@ fn analyse(
         return Analysis::Empty;
     }
     let fp = Fingerprint::of(&article);
+    let signs = Some(wall::scan(&html)).filter(wall::Signs::any);
     let packed = with_chunk_index(db_path, |index| {
         PackedBody::pack(&body, |k| index.is_some_and(|i| i.contains(k))).ok()
     });
     let text_zstd = crate::store::compress_text(&fp.canonical_text).ok();
-    Analysis::Article(Box::new(Capture {
-        raw: body,
-        body_hash,
-        final_url,
-        title: article.title,
-        byline: article.byline,
-        published: article.published,
-        modified: article.modified,
-        canonical_url: article.canonical_url,
-        canonical_text: fp.canonical_text,
-        content_hash: fp.content_hash,
-        loose_hash: fp.loose_hash,
-        packed,
-        text_zstd,
-    }))
+    Analysis::Article(
+        Box::new(Capture {
+            raw: body,
+            body_hash,
+            final_url,
+            title: article.title,
+            byline: article.byline,
+            published: article.published,
+            modified: article.modified,
+            canonical_url: article.canonical_url,
+            canonical_text: fp.canonical_text,
+            content_hash: fp.content_hash,
+            loose_hash: fp.loose_hash,
+            packed,
+            text_zstd,
+        }),
+        signs,
+    )
 }
 
 thread_local! {

@@ -13,6 +13,7 @@ use crate::pure::extract;
 use crate::pure::fingerprint::Fingerprint;
 use crate::pure::model::{CheckKind, Sha256Hash, VersionSeq};
 use crate::pure::scheduler::{self, Cadence, DueInput, Next, SchedulePolicy};
+use crate::pure::wall;
 use crate::store::{CheckRecord, Location, Store};
 
 /// How many outcomes the writer commits in one transaction at most.
@@ -65,6 +66,7 @@ pub(super) fn spawn(
                         detail,
                         title: None,
                         retry_at: Some(next_at),
+                        wall: None,
                     });
                     continue;
                 }
@@ -83,6 +85,7 @@ pub(super) fn spawn(
                     // Only a changed text can be a return to an earlier one.
                     *matches_earlier = tx.earlier_match(probe.watch_id, content_hash)?;
                 }
+                judge_wall(&tx, &mut probe, &state)?;
                 let mut decision = classify::classify(&state, &probe.observation, &policy);
                 if let Some(old) = &rebaseline
                     && !decision.new_version
@@ -148,6 +151,10 @@ pub(super) fn spawn(
                     detail: decision.detail,
                     title: probe.capture.map(|c| c.title),
                     retry_at: None,
+                    wall: match &probe.observation {
+                        Observation::Article { wall: Some(w), .. } => Some(w.kind.as_str()),
+                        _ => None,
+                    },
                 });
             }
             tx.commit()?;
@@ -158,6 +165,59 @@ pub(super) fn spawn(
         }
         Ok(())
     }))
+}
+
+/// Judges a page with wall signs whose text differs from the latest version's: against the
+/// latest version's stored text, or on its own when there is none yet. Sets the observation's
+/// `wall`.
+fn judge_wall(
+    tx: &crate::store::Batch<'_>,
+    probe: &mut Probe,
+    state: &classify::WatchState,
+) -> anyhow::Result<()> {
+    let Some(signs) = &probe.wall_signs else {
+        return Ok(());
+    };
+    let (
+        Observation::Article {
+            content_hash, wall, ..
+        },
+        Some(capture),
+    ) = (&mut probe.observation, &probe.capture)
+    else {
+        return Ok(());
+    };
+    let paragraphs = text_paragraphs(&capture.canonical_text);
+    let found = match &state.latest {
+        None => wall::judge(signs, &paragraphs, None),
+        Some(latest) if latest.content_hash == *content_hash => None,
+        Some(_) => {
+            let Some(body) = tx.latest_body(probe.watch_id)? else {
+                return Ok(());
+            };
+            let Some(text) = &body.text else {
+                return Ok(());
+            };
+            // Only the signs the full page did not carry tell of a wall.
+            let before = wall::scan(&extract::decode(&body.raw, probe.content_type.as_deref()));
+            wall::judge(
+                &signs.since(&before),
+                &paragraphs,
+                Some(&text_paragraphs(text)),
+            )
+        }
+    };
+    if let Some(found) = &found {
+        tracing::info!(url = %probe.url, wall = %found.kind, evidence = %found.evidence, "walled page");
+        // The place for a counter of walled checks per kind, once metrics exist.
+    }
+    *wall = found;
+    Ok(())
+}
+
+/// The paragraphs of a canonical text: its lines after the title line.
+fn text_paragraphs(canonical: &str) -> Vec<String> {
+    canonical.lines().skip(1).map(str::to_string).collect()
 }
 
 /// The latest version a changed text is compared with, when another extractor produced it.
