@@ -28,7 +28,7 @@ fn main() -> anyhow::Result<()> {
         .collect();
     for w in 0..watches {
         let url = format!("https://news.example/{w:04}/story");
-        let (id, _) = store.add_watch(&url, "cli", &now_rfc3339())?;
+        let (id, _) = store.add_watch(&url, stet::pure::model::Origin::Cli, &now_rfc3339())?;
         let mut latest: Option<Latest> = None;
         let mut batch = store.batch()?;
         for v in 0..per_watch {

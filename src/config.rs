@@ -92,9 +92,10 @@ impl LedgerConfig {
     /// Where the signing key is: `key`, or `ledger.key` beside the database `db`.
     /// The signing key: `key` when set, else `ledger.key` beside a SQLite archive, or for a
     /// PostgreSQL one in the state directory (`$STATE_DIRECTORY`, else the working directory).
-    pub fn key_path(&self, db: &crate::store::Location) -> PathBuf {
+    /// `sqlite` is the archive's file when it is a SQLite one.
+    pub fn key_path(&self, sqlite: Option<&Path>) -> PathBuf {
         self.key.clone().unwrap_or_else(|| {
-            db.sqlite_path()
+            sqlite
                 .map_or_else(default_db_path, Path::to_path_buf)
                 .with_file_name("ledger.key")
         })
@@ -152,33 +153,23 @@ impl Default for StorageConfig {
     }
 }
 
+/// How long a PostgreSQL worker's claim on a watch, host or alert lasts unless `lease` says.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
+
 fn default_lease() -> Duration {
-    crate::store::DEFAULT_LEASE
+    DEFAULT_LEASE
+}
+
+/// Whether `--db`, `STET_DB` or `url` names a PostgreSQL database rather than a SQLite file.
+pub fn is_postgres_url(s: &str) -> bool {
+    s.starts_with("postgresql://") || s.starts_with("postgres://")
 }
 
 impl StorageConfig {
-    /// Where the archive lives: the PostgreSQL `url` when there is one, else the SQLite `path`.
-    pub fn location(&self) -> crate::store::Location {
-        match &self.url {
-            Some(url) => crate::store::Location::Postgres {
-                url: url.clone(),
-                blobs: self.blobs.as_ref().map(|u| crate::store::BlobsConfig {
-                    url: u.clone(),
-                    endpoint: self.blobs_endpoint.clone(),
-                    region: self.blobs_region.clone(),
-                    access_key_id: self.blobs_access_key_id.clone(),
-                    secret_access_key: self.blobs_secret_access_key.clone(),
-                }),
-                lease: self.lease,
-            },
-            None => crate::store::Location::Sqlite(self.path.clone()),
-        }
-    }
-
     /// `--db` or `STET_DB`: a file path, or a PostgreSQL URL.
     pub fn set_db(&mut self, db: &std::path::Path) {
         let s = db.to_string_lossy();
-        if crate::store::Location::is_postgres_url(&s) {
+        if is_postgres_url(&s) {
             self.url = Some(s.into_owned());
         } else {
             self.path = db.to_owned();
@@ -520,18 +511,6 @@ pub struct PolitenessConfig {
     pub slow_for: Duration,
 }
 
-impl PolitenessConfig {
-    /// The slowdown rules for [`crate::net::polite::Politeness`].
-    pub fn slowdown(&self) -> crate::net::polite::Slowdown {
-        crate::net::polite::Slowdown {
-            failures: self.breaker_failures,
-            window: self.breaker_window,
-            delay: self.slow_delay,
-            slow_for: self.slow_for,
-        }
-    }
-}
-
 impl Default for PolitenessConfig {
     fn default() -> Self {
         Self {
@@ -550,16 +529,16 @@ fn default_pause_wait() -> Duration {
     Duration::from_secs(5)
 }
 fn default_breaker_failures() -> usize {
-    crate::net::polite::Slowdown::default().failures
+    5
 }
 fn default_breaker_window() -> Duration {
-    crate::net::polite::Slowdown::default().window
+    Duration::from_secs(60)
 }
 fn default_slow_delay() -> Duration {
-    crate::net::polite::Slowdown::default().delay
+    Duration::from_secs(10)
 }
 fn default_slow_for() -> Duration {
-    crate::net::polite::Slowdown::default().slow_for
+    Duration::from_secs(600)
 }
 
 fn default_true() -> bool {
@@ -811,6 +790,78 @@ fn rule_needle(e: &crate::pure::extract::OptionsError) -> &str {
     }
 }
 
+impl AlertEntry {
+    /// Checks that a sink has what its kind needs. The message names the key at fault.
+    pub fn check(&self) -> Result<(), String> {
+        let entry = self;
+        if entry.name.trim().is_empty() {
+            return Err("name must not be empty".into());
+        }
+        if entry.on.is_empty() {
+            return Err("`on` must name at least one event".into());
+        }
+        if let Some(k) = entry.on.iter().find(|k| !k.is_event()) {
+            return Err(format!(
+                "`on` may hold captured, edited, deleted and restored, not {k}"
+            ));
+        }
+        if entry.timeout_secs == 0 || entry.max_attempts == 0 {
+            return Err("timeout_secs and max_attempts must be at least 1".into());
+        }
+        if entry.digest_secs == Some(0) {
+            return Err("digest_secs must be at least 1 (leave it out for no digest)".into());
+        }
+        if entry.secret.is_some() && entry.kind != SinkKind::Webhook {
+            return Err("`secret` applies to webhook sinks only".into());
+        }
+        if entry.kind.is_http() {
+            let url = entry
+                .url
+                .as_deref()
+                .ok_or_else(|| format!("a {} sink needs `url`", entry.kind.as_str()))?;
+            // The URL may hold a token: errors show it redacted.
+            let shown = crate::pure::secret::redact_url(url, true);
+            let parsed = url::Url::parse(url).map_err(|e| format!("bad url {shown:?}: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                return Err(format!(
+                    "bad url {shown:?}: must be an http(s) URL with a host"
+                ));
+            }
+        } else if entry.url.is_some() {
+            return Err(format!(
+                "`url` does not apply to {} sinks",
+                entry.kind.as_str()
+            ));
+        }
+        match entry.kind {
+            SinkKind::Email => {
+                let host = entry.smtp_host.as_deref().unwrap_or("");
+                if host.trim().is_empty() {
+                    return Err("an email sink needs `smtp_host`".into());
+                }
+                let from = entry.from.as_deref().ok_or("an email sink needs `from`")?;
+                from.parse::<lettre::message::Mailbox>()
+                    .map_err(|e| format!("bad `from` address {from:?}: {e}"))?;
+                if entry.to.is_empty() {
+                    return Err("an email sink needs at least one `to` address".into());
+                }
+                for to in &entry.to {
+                    to.parse::<lettre::message::Mailbox>()
+                        .map_err(|e| format!("bad `to` address {to:?}: {e}"))?;
+                }
+                if entry.username.is_some() != entry.password.is_some() {
+                    return Err("`username` and `password` go together".into());
+                }
+            }
+            SinkKind::Command if entry.command.first().is_none_or(|p| p.trim().is_empty()) => {
+                return Err("a command sink needs `command = [\"program\", \"arg\", ...]`".into());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -962,7 +1013,7 @@ impl Config {
             }
         };
         for watch in &self.watches {
-            if let Err(e) = crate::net::fetch::parse_watch_url(&watch.url) {
+            if let Err(e) = crate::pure::model::WatchUrl::parse(&watch.url) {
                 return Err(invalid(&watch.url, e.to_string()));
             }
             if let Some(s) = &watch.schedule
@@ -975,7 +1026,7 @@ impl Config {
             }
         }
         for feed in &self.feed_entries {
-            if let Err(e) = crate::net::fetch::parse_watch_url(&feed.url) {
+            if let Err(e) = crate::pure::model::WatchUrl::parse(&feed.url) {
                 return Err(invalid(&feed.url, e.to_string()));
             }
             if let Some(s) = &feed.schedule
@@ -1067,7 +1118,7 @@ impl Config {
                     ),
                 }
             };
-            if let Err(problem) = crate::notify::check_sink(alert) {
+            if let Err(problem) = alert.check() {
                 return Err(err(problem));
             }
             if !names.insert(alert.name.as_str()) {

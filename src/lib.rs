@@ -17,6 +17,8 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+#[cfg(test)]
+mod layers;
 pub mod net;
 pub mod notify;
 pub mod pure;

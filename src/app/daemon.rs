@@ -15,8 +15,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::check::Checker;
+use crate::app::discover;
 use crate::config::Config;
-use crate::net::feeds;
 use crate::pure::clock::{JumpDetector, Reading};
 use crate::pure::model::now_rfc3339;
 use crate::store::{Location, Store};
@@ -86,14 +86,43 @@ impl ConfigSource {
     }
 }
 
-/// Runs until `shutdown` is cancelled. `reload` re-reads the configuration.
+/// What serves the web interface beside the daemon (`[server] listen`): given the config, the
+/// archive and the shutdown token, it binds (an error stops the start) and returns its task, or
+/// `None` when nothing is to be served. The face that starts the daemon passes it in, so the
+/// daemon never imports the server.
+pub trait Beside {
+    fn start(
+        self,
+        config: &Config,
+        db_path: &Location,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = anyhow::Result<Option<tokio::task::JoinHandle<()>>>>;
+}
+
+/// Nothing beside the daemon.
+pub struct Alone;
+
+impl Beside for Alone {
+    async fn start(
+        self,
+        _: &Config,
+        _: &Location,
+        _: CancellationToken,
+    ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+        Ok(None)
+    }
+}
+
+/// Runs until `shutdown` is cancelled. `reload` re-reads the configuration; `beside` starts
+/// the web interface once the archive is ready.
 pub async fn run(
     mut config: Config,
     source: ConfigSource,
     shutdown: CancellationToken,
     reload: Arc<Notify>,
+    beside: impl Beside,
 ) -> anyhow::Result<()> {
-    let db_path = config.storage.location();
+    let db_path = crate::store::Location::of(&config.storage);
     // Several workers share a PostgreSQL archive; a SQLite file has one daemon.
     let _lock = db_path.sqlite_path().map(lock_instance).transpose()?;
     apply_config(&db_path, &config).await?;
@@ -105,7 +134,7 @@ pub async fn run(
     // Signed checkpoints on the `[ledger] publish` schedule (read at start, not on reload).
     let publisher =
         crate::app::publish::spawn_schedule(config.clone(), db_path.clone(), shutdown.clone());
-    let web = spawn_server(&config, &db_path, shutdown.clone()).await?;
+    let web = beside.start(&config, &db_path, shutdown.clone()).await?;
     // One read connection for the loop's questions (what is due, and when next); passes and
     // feed polls write through their own.
     let mut reader = Store::open(&db_path)?;
@@ -183,7 +212,7 @@ pub async fn run(
         let wait = time_until_next_due(&reader).unwrap_or(MAX_IDLE);
         if idle(&shutdown, &reload, wait).await == Wake::Reload {
             match source.load() {
-                Ok(new) if new.storage.location() != db_path => tracing::error!(
+                Ok(new) if crate::store::Location::of(&new.storage) != db_path => tracing::error!(
                     "reload refused: the database path changed; restart stet to use another database"
                 ),
                 Ok(new) => match apply_config(&db_path, &new)
@@ -224,25 +253,6 @@ pub async fn run(
     }
     tracing::info!("stet daemon stopped");
     Ok(())
-}
-
-/// Serves the web interface beside the daemon when `[server] listen` is set. A refused address
-/// stops the start, as `stet serve` would.
-async fn spawn_server(
-    config: &Config,
-    db_path: &Location,
-    shutdown: CancellationToken,
-) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-    if config.server.listen.is_none() {
-        return Ok(None);
-    }
-    let options = crate::server::ServeOptions::from_config(config, None)?;
-    let bound = crate::server::bind(db_path.clone(), options).await?;
-    Ok(Some(tokio::spawn(async move {
-        if let Err(e) = bound.serve(shutdown).await {
-            tracing::error!(error = %e, "the web interface stopped");
-        }
-    })))
 }
 
 /// Saves what the open connection still sees of a removed or replaced archive next to it, and
@@ -361,7 +371,7 @@ async fn poll_due_feeds(
     for feed in due {
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
-            report = feeds::poll(checker, config, db_path, &feed) => {
+            report = discover::poll(checker, config, db_path, &feed) => {
                 if !report.added.is_empty() || report.deferred > 0 {
                     tracing::info!(feed = %feed.url, added = report.added.len(), deferred = report.deferred, "feed polled");
                 }
@@ -387,7 +397,7 @@ pub fn sync_config(store: &mut Store, config: &Config) -> anyhow::Result<()> {
     let at = now_rfc3339();
     let mut urls = Vec::new();
     for w in &config.watches {
-        urls.push(crate::net::fetch::parse_watch_url(&w.url)?.to_string());
+        urls.push(crate::pure::model::WatchUrl::parse(&w.url)?.to_string());
     }
     store.sync_config_watches(&urls, &at)?;
     for (w, url) in config.watches.iter().zip(&urls) {
@@ -395,7 +405,7 @@ pub fn sync_config(store: &mut Store, config: &Config) -> anyhow::Result<()> {
     }
     let mut feeds = Vec::new();
     for f in &config.feed_entries {
-        let url = crate::net::fetch::parse_watch_url(&f.url)?.to_string();
+        let url = crate::pure::model::WatchUrl::parse(&f.url)?.to_string();
         feeds.push((url, f.schedule.clone(), f.robots));
     }
     store.sync_config_feeds(&feeds, &at)?;

@@ -3,10 +3,12 @@
 //!
 //! - [`check`]: one pass: fetch, extract, classify, record, concurrently and politely.
 //! - [`daemon`]: the long-running service loop and its shutdown.
+//! - [`discover`]: one poll of one feed: its new article URLs become watches.
 //! - [`verify`]: re-computes every stored hash and the ledger chain; names each failing row.
 //! - [`publish`]: signs, stores, timestamps and sends checkpoints to witnesses; on a schedule.
 
 pub mod check;
 pub mod daemon;
+pub mod discover;
 pub mod publish;
 pub mod verify;

@@ -150,7 +150,7 @@ pub async fn publish(
         }
     };
     tracing::info!(id, tree_size = cp.size, root = %cp.root, new, "checkpoint");
-    crate::net::fetch::install_crypto_provider();
+    crate::net::tls::install_crypto_provider();
     let client = reqwest::Client::builder()
         .user_agent(config.fetch.user_agent_header())
         .timeout(config.fetch.timeout())
@@ -386,7 +386,7 @@ pub fn spawn_schedule(
 ) -> Option<tokio::task::JoinHandle<()>> {
     let cadence: crate::pure::scheduler::Cadence =
         config.ledger.publish.as_deref()?.parse().ok()?;
-    let key = config.ledger.key_path(&db);
+    let key = config.ledger.key_path(db.sqlite_path());
     let signer = match read_signer(&key) {
         Ok(s) => s,
         Err(e) => {

@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 use super::output::{self, BOLD, DIM, kind_style, paint};
 use super::{Context, ExitError, exit};
 use crate::app::check::{CheckReport, Checker};
-use crate::net::fetch::parse_watch_url;
 use crate::pure::model::CheckKind;
+use crate::pure::model::{Origin, WatchUrl};
 use crate::say;
 
 #[derive(Debug, Args)]
@@ -46,8 +46,8 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
         let at = crate::pure::model::now_rfc3339();
         let mut urls = Vec::new();
         for u in &args.urls {
-            let url = parse_watch_url(u).map_err(|e| ExitError::usage(e.to_string()))?;
-            store.add_watch(url.as_str(), "cli", &at)?;
+            let url = WatchUrl::parse(u).map_err(|e| ExitError::usage(e.to_string()))?;
+            store.add_watch(url.as_str(), Origin::Cli, &at)?;
             urls.push(url.to_string());
         }
         Some(urls)

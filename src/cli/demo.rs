@@ -17,7 +17,7 @@ use super::output::{self, BOLD, DIM, kind_style, paint};
 use crate::app::check::{CheckReport, run_pass};
 use crate::config::Config;
 use crate::pure::diff::{LineTag, diff};
-use crate::pure::model::{VersionSeq, now_rfc3339};
+use crate::pure::model::{Origin, VersionSeq, now_rfc3339};
 use crate::say;
 use crate::store::Store;
 
@@ -169,7 +169,7 @@ pub async fn run(args: &DemoArgs, json: bool) -> anyhow::Result<u8> {
     config.storage.path = db_path.clone();
     {
         let mut store = Store::open(&db_path)?;
-        store.add_watch(&url, "cli", &now_rfc3339())?;
+        store.add_watch(&url, Origin::Cli, &now_rfc3339())?;
     }
     if !json {
         say!(

@@ -189,7 +189,7 @@ impl WarcProofs {
 /// Proofs for a WARC export when a signing key exists: against the latest published checkpoint
 /// when it covers the whole ledger, otherwise a checkpoint signed now (and not published).
 fn warc_proofs(ctx: &Context, store: &Store) -> anyhow::Result<Option<WarcProofs>> {
-    let path = ctx.config.ledger.key_path(&ctx.db_path);
+    let path = ctx.config.ledger.key_path(ctx.db_path.sqlite_path());
     if !path.exists() {
         tracing::info!(
             key = %path.display(),

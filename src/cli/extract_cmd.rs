@@ -42,7 +42,7 @@ pub async fn run(
 ) -> anyhow::Result<u8> {
     let is_url = args.page.starts_with("http://") || args.page.starts_with("https://");
     let (body, content_type, page_url) = if is_url {
-        let url = crate::net::fetch::parse_watch_url(&args.page)?;
+        let url = crate::pure::model::WatchUrl::parse(&args.page)?;
         let fetcher = crate::net::fetch::Fetcher::new(&config.fetch)?;
         let response = fetcher
             .fetch(url.as_str(), &Default::default())
@@ -161,7 +161,7 @@ fn rules(
             &args.ignore_text,
         )?);
     }
-    let same = |u: &str| crate::net::fetch::parse_watch_url(u).is_ok_and(|u| u.as_str() == url);
+    let same = |u: &str| crate::pure::model::WatchUrl::parse(u).is_ok_and(|u| u.as_str() == url);
     match config.watches.iter().find(|w| same(&w.url)) {
         Some(w) => Ok(w.extract_options()?),
         None => Ok(extract::Options::default()),

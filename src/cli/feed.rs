@@ -5,8 +5,8 @@ use clap::Subcommand;
 use super::output::{self, BOLD, DIM, paint};
 use super::{Context, ExitError, exit};
 use crate::app::check::Checker;
-use crate::net::fetch::parse_watch_url;
 use crate::pure::model::now_rfc3339;
+use crate::pure::model::{Origin, WatchUrl};
 use crate::say;
 
 #[derive(Debug, Subcommand)]
@@ -36,11 +36,11 @@ pub async fn run(ctx: &Context, cmd: &FeedCommand) -> anyhow::Result<u8> {
         FeedCommand::Add { urls } => {
             let parsed = urls
                 .iter()
-                .map(|u| parse_watch_url(u).map_err(|e| ExitError::usage(e.to_string())))
+                .map(|u| WatchUrl::parse(u).map_err(|e| ExitError::usage(e.to_string())))
                 .collect::<Result<Vec<_>, _>>()?;
             let mut store = ctx.open_store()?;
             for url in parsed {
-                let added = store.add_feed(url.as_str(), "cli", &now_rfc3339())?;
+                let added = store.add_feed(url.as_str(), Origin::Cli, &now_rfc3339())?;
                 if ctx.json {
                     output::json_line(&serde_json::json!({"url": url.as_str(), "added": added}))?;
                 } else if added {
@@ -55,7 +55,7 @@ pub async fn run(ctx: &Context, cmd: &FeedCommand) -> anyhow::Result<u8> {
             let mut store = ctx.open_store()?;
             let mut missing = false;
             for url in urls {
-                let url = parse_watch_url(url)
+                let url = WatchUrl::parse(url)
                     .map(|u| u.to_string())
                     .unwrap_or(url.clone());
                 let removed = store.remove_feed(&url, &now_rfc3339())?;
@@ -111,7 +111,7 @@ pub async fn run(ctx: &Context, cmd: &FeedCommand) -> anyhow::Result<u8> {
             let checker = Checker::new(&ctx.config)?;
             for feed in &feeds {
                 let report =
-                    crate::net::feeds::poll(&checker, &ctx.config, &ctx.db_path, feed).await;
+                    crate::app::discover::poll(&checker, &ctx.config, &ctx.db_path, feed).await;
                 if ctx.json {
                     output::json_line(&report)?;
                     continue;

@@ -83,7 +83,7 @@ pub async fn run(ctx: &Context, cmd: &LedgerCommand) -> anyhow::Result<u8> {
 
 /// The signing key of the config, or an error that says how to make one.
 pub fn signer(ctx: &Context) -> anyhow::Result<Signer> {
-    let path = ctx.config.ledger.key_path(&ctx.db_path);
+    let path = ctx.config.ledger.key_path(ctx.db_path.sqlite_path());
     if !path.exists() {
         return Err(ExitError::not_found(format!(
             "no signing key at {}: run `stet ledger keygen` (or set [ledger] key)",
@@ -94,7 +94,7 @@ pub fn signer(ctx: &Context) -> anyhow::Result<Signer> {
 }
 
 fn keygen(ctx: &Context, name: Option<&str>, force: bool) -> anyhow::Result<u8> {
-    let path = ctx.config.ledger.key_path(&ctx.db_path);
+    let path = ctx.config.ledger.key_path(ctx.db_path.sqlite_path());
     let name = match name {
         Some(n) => n.to_string(),
         None => format!("{}/stet", hostname()),
@@ -161,7 +161,7 @@ async fn head(
 ) -> anyhow::Result<u8> {
     let store = ctx.open_existing_store()?;
     let head = store.ledger_head()?;
-    let key_path = ctx.config.ledger.key_path(&ctx.db_path);
+    let key_path = ctx.config.ledger.key_path(ctx.db_path.sqlite_path());
     let checkpoint = if key_path.exists() {
         let signer = publish::read_signer(&key_path)?;
         let tree = publish::current_tree(&store)?;
@@ -190,7 +190,7 @@ async fn head(
         file.sync_all()?;
     }
     if let Some(url) = post {
-        crate::net::fetch::install_crypto_provider();
+        crate::net::tls::install_crypto_provider();
         let client = reqwest::Client::builder()
             .user_agent(ctx.config.fetch.user_agent_header())
             .timeout(ctx.config.fetch.timeout())

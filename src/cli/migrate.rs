@@ -25,7 +25,7 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> anyhow::Result<u8> {
         Location::Postgres { url, .. } => {
             let mut storage = ctx.config.storage.clone();
             storage.url = Some(url);
-            storage.location()
+            crate::store::Location::of(&storage)
         }
         sqlite => sqlite,
     };

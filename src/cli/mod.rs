@@ -216,7 +216,7 @@ impl Context {
     fn load(cli: &Cli) -> anyhow::Result<Self> {
         let source = config_source(cli);
         let config = source.load()?;
-        let db_path = config.storage.location();
+        let db_path = crate::store::Location::of(&config.storage);
         Ok(Self {
             config,
             db_path,
@@ -258,7 +258,7 @@ impl Context {
         store: &Store,
         url: &str,
     ) -> anyhow::Result<crate::pure::model::WatchId> {
-        let normalised = crate::net::fetch::parse_watch_url(url)
+        let normalised = crate::pure::model::WatchUrl::parse(url)
             .map(|u| u.to_string())
             .ok();
         for candidate in [Some(url.to_string()), normalised].into_iter().flatten() {

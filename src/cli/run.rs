@@ -40,7 +40,13 @@ pub async fn run(ctx: &Context, args: &RunArgs, source: ConfigSource) -> anyhow:
         tracing::info!("stop signal received, finishing");
         stop.cancel();
     });
-    let daemon = daemon::run(ctx.config.clone(), source, shutdown.clone(), reload);
+    let daemon = daemon::run(
+        ctx.config.clone(),
+        source,
+        shutdown.clone(),
+        reload,
+        crate::server::BesideDaemon,
+    );
     let mut daemon = std::pin::pin!(daemon);
     tokio::select! {
         result = &mut daemon => result?,

@@ -4,9 +4,9 @@ use clap::Subcommand;
 
 use super::output::{self, BOLD, DIM, paint};
 use super::{Context, ExitError, exit};
-use crate::net::fetch::parse_watch_url;
 use crate::pure::model::WatchId;
 use crate::pure::model::now_rfc3339;
+use crate::pure::model::{Origin, WatchUrl};
 use crate::say;
 use crate::store::{WatchPage, WatchSummary};
 
@@ -45,12 +45,12 @@ pub fn run(ctx: &Context, cmd: &WatchCommand) -> anyhow::Result<u8> {
             // Validate every URL before changing anything.
             let parsed = urls
                 .iter()
-                .map(|u| parse_watch_url(u).map_err(|e| ExitError::usage(e.to_string())))
+                .map(|u| WatchUrl::parse(u).map_err(|e| ExitError::usage(e.to_string())))
                 .collect::<Result<Vec<_>, _>>()?;
             let mut store = ctx.open_store()?;
             let at = now_rfc3339();
             for url in parsed {
-                let (_, added) = store.add_watch(url.as_str(), "cli", &at)?;
+                let (_, added) = store.add_watch(url.as_str(), Origin::Cli, &at)?;
                 if ctx.json {
                     output::json_line(&serde_json::json!({"url": url.as_str(), "added": added}))?;
                 } else if added {
@@ -66,7 +66,7 @@ pub fn run(ctx: &Context, cmd: &WatchCommand) -> anyhow::Result<u8> {
             let at = now_rfc3339();
             let mut missing = 0;
             for url in urls {
-                let normalised = parse_watch_url(url)
+                let normalised = WatchUrl::parse(url)
                     .map(|u| u.to_string())
                     .unwrap_or(url.clone());
                 let removed = store.remove_watch(&normalised, &at)?;

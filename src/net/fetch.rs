@@ -14,41 +14,6 @@ use url::Url;
 
 use crate::config::FetchConfig;
 
-/// A watched URL must be absolute http(s) with a host.
-#[derive(Debug, thiserror::Error)]
-pub enum UrlError {
-    #[error("invalid URL {url:?}: {reason}")]
-    Invalid { url: String, reason: String },
-}
-
-/// Parses and checks a URL given by a user or a config file. The fragment is dropped: it never
-/// reaches the server, so two URLs differing only by it are the same article.
-pub fn parse_watch_url(input: &str) -> Result<Url, UrlError> {
-    let invalid = |reason: String| UrlError::Invalid {
-        url: crate::pure::secret::redact_url(input, false),
-        reason,
-    };
-    let mut url = Url::parse(input.trim()).map_err(|e| invalid(e.to_string()))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        // It would be stored, logged and printed with every report.
-        return Err(invalid(
-            "URLs with a user name or password are not watched: they would be stored and shown"
-                .into(),
-        ));
-    }
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid(format!(
-            "only http and https URLs can be watched, not {}:",
-            url.scheme()
-        )));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("the URL has no host".into()));
-    }
-    url.set_fragment(None);
-    Ok(url)
-}
-
 /// What the validators of the latest capture let us ask: "has it changed since?"
 #[derive(Debug, Clone, Default)]
 pub struct Validators {
@@ -298,7 +263,7 @@ impl Fetcher {
     }
 
     fn build(config: &FetchConfig, guard: Option<AddressPolicy>) -> anyhow::Result<Self> {
-        install_crypto_provider();
+        crate::net::tls::install_crypto_provider();
         let mut headers = HeaderMap::new();
         headers.insert(
             header::ACCEPT,
@@ -439,30 +404,9 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     Some(wait.min(Duration::from_secs(86400)))
 }
 
-/// rustls needs one process-wide crypto provider; ring builds quickly and is well proven.
-pub(crate) fn install_crypto_provider() {
-    // Fails only when a provider is already installed, which is what we want anyway.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn watch_urls_must_be_absolute_http() {
-        assert!(parse_watch_url("https://news.example.org/a").is_ok());
-        assert!(parse_watch_url("http://127.0.0.1:8080/a?b=1").is_ok());
-        for bad in [
-            "news.example.org/a",
-            "ftp://x.org/a",
-            "mailto:a@b.c",
-            "",
-            "http://",
-        ] {
-            assert!(parse_watch_url(bad).is_err(), "{bad} should be refused");
-        }
-    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {
@@ -517,11 +461,5 @@ mod tests {
             allow_hosts: vec!["127.0.0.1".into()],
         };
         assert!(allow.check_url(&url("http://127.0.0.1:8080/a")).is_ok());
-    }
-
-    #[test]
-    fn fragment_is_dropped() {
-        let url = parse_watch_url("https://n.example/a#comments").unwrap();
-        assert_eq!(url.as_str(), "https://n.example/a");
     }
 }

@@ -3,7 +3,9 @@
 //! - [`fetch`]: HTTP with timeouts, size cap, conditional GET; typed transient errors.
 //! - [`polite`]: global and per-host limits, delays, robots.txt; 429 pauses and slowdowns.
 //! - [`feeds`]: RSS, Atom and sitemaps discover article URLs (untrusted input).
+//! - [`tls`]: the one rustls crypto provider every client uses.
 
 pub mod feeds;
 pub mod fetch;
 pub mod polite;
+pub mod tls;

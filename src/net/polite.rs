@@ -22,6 +22,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use url::Url;
 
+use crate::config::PolitenessConfig;
 use crate::net::fetch::{Fetcher, Payload, Validators};
 
 /// How long a fetched robots.txt is trusted.
@@ -43,14 +44,22 @@ pub struct Slowdown {
     pub slow_for: Duration,
 }
 
-impl Default for Slowdown {
-    fn default() -> Self {
+impl Slowdown {
+    /// The slowdown rules of a `[politeness]` section.
+    pub fn of(config: &PolitenessConfig) -> Self {
         Self {
-            failures: 5,
-            window: Duration::from_secs(60),
-            delay: Duration::from_secs(10),
-            slow_for: Duration::from_secs(600),
+            failures: config.breaker_failures,
+            window: config.breaker_window,
+            delay: config.slow_delay,
+            slow_for: config.slow_for,
         }
+    }
+}
+
+impl Default for Slowdown {
+    /// The defaults of `[politeness]`.
+    fn default() -> Self {
+        Self::of(&PolitenessConfig::default())
     }
 }
 

@@ -24,18 +24,14 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{AlertEntry, Config, SinkKind};
+use crate::net::tls::install_crypto_provider;
 use crate::pure::model::{CheckKind, now_rfc3339};
 use crate::store::{DueAlert, Store};
 pub use message::{Alert, AlertSource, Digest};
-pub use rules::{AlertRoute, check_sink, idempotency_key, routes};
+pub use rules::{route, routes};
 
 /// How often the daemon's notifier looks for due alerts.
 const POLL: Duration = Duration::from_secs(2);
-
-/// rustls needs one process-wide crypto provider (ring, as for fetching).
-fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
 
 /// One message ready to go, in every shape a sink may need.
 pub struct Outgoing<'a> {

@@ -10,6 +10,7 @@
 //! - [`classify`]: every rule about edits, deletions and transient faults.
 //! - [`diff`]: paragraph and word differences between versions.
 //! - [`ledger`]: the hash chain over versions, events and watch changes; its byte encoding.
+//! - [`alert`]: which sink wants which event, and the idempotency key of an alert.
 //! - [`merkle`]: the RFC 9162 Merkle tree over the ledger: roots, inclusion and consistency.
 //! - [`note`]: C2SP signed notes with Ed25519 keys (Go's sumdb/note format).
 //! - [`proof`]: checkpoints, C2SP tlog-proofs and `stet proof` files, and checking them.
@@ -19,6 +20,7 @@
 //! - [`secret`]: secrets that never print themselves; URLs with credentials redacted.
 //! - [`clock`]: jumps of the wall clock, noticed against the boot clock. Pure but one read.
 
+pub mod alert;
 pub mod budget;
 pub mod classify;
 pub mod clock;

@@ -7,11 +7,138 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use url::Url;
 
 /// Row id of a watched URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct WatchId(pub i64);
+
+/// A URL that can be watched: absolute http(s) with a host, no user name or password, no
+/// fragment. Parsed and normalised once, where it enters (config, CLI, API, feeds); its text is
+/// the key the archive stores the watch under.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WatchUrl(Url);
+
+/// A URL that cannot be watched, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    #[error("invalid URL {url:?}: {reason}")]
+    Invalid { url: String, reason: String },
+}
+
+impl WatchUrl {
+    /// Parses and checks a URL given by a user or a config file. The fragment is dropped: it
+    /// never reaches the server, so two URLs differing only by it are the same article.
+    pub fn parse(input: &str) -> Result<Self, UrlError> {
+        let invalid = |reason: String| UrlError::Invalid {
+            url: crate::pure::secret::redact_url(input, false),
+            reason,
+        };
+        let mut url = Url::parse(input.trim()).map_err(|e| invalid(e.to_string()))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            // It would be stored, logged and printed with every report.
+            return Err(invalid(
+                "URLs with a user name or password are not watched: they would be stored and shown"
+                    .into(),
+            ));
+        }
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid(format!(
+                "only http and https URLs can be watched, not {}:",
+                url.scheme()
+            )));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(invalid("the URL has no host".into()));
+        }
+        url.set_fragment(None);
+        Ok(Self(url))
+    }
+
+    /// The normalised text, as stored.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The parsed form, for fetching.
+    pub fn as_url(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl fmt::Display for WatchUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for WatchUrl {
+    type Err = UrlError;
+    fn from_str(s: &str) -> Result<Self, UrlError> {
+        Self::parse(s)
+    }
+}
+
+impl From<WatchUrl> for String {
+    fn from(u: WatchUrl) -> String {
+        u.0.into()
+    }
+}
+
+impl From<WatchUrl> for Url {
+    fn from(u: WatchUrl) -> Url {
+        u.0
+    }
+}
+
+/// Where a watch or a feed came from. Config ones follow the config file (removed from the
+/// config, they stop); the others stay until removed the way they came. Stored as its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// `[[watch]]` or `[[feed]]` in the config file.
+    Config,
+    /// `stet watch add`, `stet feed add`, `stet check URL`, `stet demo`.
+    Cli,
+    /// Discovered in a feed.
+    Feed,
+    /// Added in the web interface.
+    Web,
+    /// Added through the JSON API.
+    Api,
+}
+
+impl Origin {
+    pub const ALL: [Origin; 5] = [Self::Config, Self::Cli, Self::Feed, Self::Web, Self::Api];
+
+    /// The name stored in the archive and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Cli => "cli",
+            Self::Feed => "feed",
+            Self::Web => "web",
+            Self::Api => "api",
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Origin {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| format!("unknown origin {s:?}"))
+    }
+}
 
 /// A version's place in its watch's history: 1, 2, 3, ... Versions are ordered by this number,
 /// never by their timestamps, so two captures in the same second are still told apart.
@@ -239,4 +366,40 @@ impl FromStr for WatchStatus {
 /// The current time as stored and printed everywhere: RFC 3339, UTC, millisecond precision.
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_urls_must_be_absolute_http() {
+        assert!(WatchUrl::parse("https://news.example.org/a").is_ok());
+        assert!(WatchUrl::parse("http://127.0.0.1:8080/a?b=1").is_ok());
+        for bad in [
+            "news.example.org/a",
+            "ftp://x.org/a",
+            "mailto:a@b.c",
+            "",
+            "http://",
+            "https://user:pw@news.example.org/a",
+        ] {
+            assert!(WatchUrl::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn origins_are_stored_by_name() {
+        for o in Origin::ALL {
+            assert_eq!(o.as_str().parse::<Origin>(), Ok(o));
+            assert_eq!(serde_json::to_string(&o).unwrap(), format!("\"{o}\""));
+        }
+        assert!("import".parse::<Origin>().is_err());
+    }
+
+    #[test]
+    fn fragment_is_dropped() {
+        let url = WatchUrl::parse("https://n.example/a#comments").unwrap();
+        assert_eq!(url.as_str(), "https://n.example/a");
+    }
 }

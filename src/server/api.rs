@@ -457,12 +457,16 @@ async fn add_watch(
     State(state): State<AppState>,
     Json(body): Json<NewWatch>,
 ) -> Result<Response, ApiError> {
-    let url = crate::net::fetch::parse_watch_url(&body.url)
+    let url = crate::pure::model::WatchUrl::parse(&body.url)
         .map_err(|e| Failure::bad_request(e.to_string()))?
         .to_string();
     let (item, added) = state
         .with_writer(move |s| {
-            let (id, added) = s.add_watch(&url, "api", &crate::pure::model::now_rfc3339())?;
+            let (id, added) = s.add_watch(
+                &url,
+                crate::pure::model::Origin::Api,
+                &crate::pure::model::now_rfc3339(),
+            )?;
             let item = s
                 .watch_item(id)?
                 .ok_or_else(|| Failure::internal("the new watch is missing"))?;

@@ -365,15 +365,17 @@ async fn add_watch(
     Form(form): Form<AddForm>,
 ) -> PageResult {
     form_allowed(&state, &headers, form.csrf.as_deref())?;
-    let url = crate::net::fetch::parse_watch_url(&form.url)
+    let url = crate::pure::model::WatchUrl::parse(&form.url)
         .map_err(|e| Failure::bad_request(e.to_string()))?
         .to_string();
     let id = state
         .with_writer(move |s| {
-            Ok(
-                s.add_watch(&url, "web", &crate::pure::model::now_rfc3339())?
-                    .0,
-            )
+            Ok(s.add_watch(
+                &url,
+                crate::pure::model::Origin::Web,
+                &crate::pure::model::now_rfc3339(),
+            )?
+            .0)
         })
         .await?;
     Ok(Redirect::to(&format!("/articles/{}", id.0)).into_response())

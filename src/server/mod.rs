@@ -514,3 +514,27 @@ pub(crate) fn http_date(rfc3339: &str) -> Option<String> {
             .to_string()
     })
 }
+
+/// The web interface beside `stet run` when `[server] listen` is set. A refused address stops
+/// the start, as `stet serve` would.
+pub struct BesideDaemon;
+
+impl crate::app::daemon::Beside for BesideDaemon {
+    async fn start(
+        self,
+        config: &Config,
+        db_path: &Location,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+        if config.server.listen.is_none() {
+            return Ok(None);
+        }
+        let options = ServeOptions::from_config(config, None)?;
+        let bound = bind(db_path.clone(), options).await?;
+        Ok(Some(tokio::spawn(async move {
+            if let Err(e) = bound.serve(shutdown).await {
+                tracing::error!(error = %e, "the web interface stopped");
+            }
+        })))
+    }
+}

@@ -9,6 +9,7 @@ use super::sql::Param;
 use super::watches::add_watch;
 use super::{Result, Store};
 use crate::net::fetch::Validators;
+use crate::pure::model::Origin;
 
 /// A feed as the list shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -48,7 +49,8 @@ impl Store {
     }
 
     /// Adds a feed, or re-activates a removed one. Returns whether anything changed.
-    pub fn add_feed(&mut self, url: &str, origin: &str, at: &str) -> Result<bool> {
+    pub fn add_feed(&mut self, url: &str, origin: Origin, at: &str) -> Result<bool> {
+        let origin = origin.as_str();
         let n = self.with(|tx| {
             tx.execute(
                 "INSERT INTO feeds (url, origin, added_at) VALUES (?1, ?2, ?3)

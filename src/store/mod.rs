@@ -62,7 +62,7 @@ use std::time::Duration;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use rusqlite_migration::{M, Migrations};
 
-use crate::notify::AlertRoute;
+use crate::pure::alert::AlertRoute;
 use sql::{Lite, Tx};
 
 /// The schema, one plain SQL file per step, applied in order.
@@ -171,6 +171,25 @@ pub enum Location {
 }
 
 impl Location {
+    /// Where `[storage]` says the archive lives: the PostgreSQL `url` when there is one, else
+    /// the SQLite `path`.
+    pub fn of(storage: &crate::config::StorageConfig) -> Self {
+        match &storage.url {
+            Some(url) => Self::Postgres {
+                url: url.clone(),
+                blobs: storage.blobs.as_ref().map(|u| BlobsConfig {
+                    url: u.clone(),
+                    endpoint: storage.blobs_endpoint.clone(),
+                    region: storage.blobs_region.clone(),
+                    access_key_id: storage.blobs_access_key_id.clone(),
+                    secret_access_key: storage.blobs_secret_access_key.clone(),
+                }),
+                lease: storage.lease,
+            },
+            None => Self::Sqlite(storage.path.clone()),
+        }
+    }
+
     /// A PostgreSQL URL (`postgresql://` or `postgres://`) or a SQLite file path.
     pub fn parse(s: &str) -> Self {
         if Self::is_postgres_url(s) {
@@ -185,7 +204,7 @@ impl Location {
     }
 
     pub fn is_postgres_url(s: &str) -> bool {
-        s.starts_with("postgresql://") || s.starts_with("postgres://")
+        crate::config::is_postgres_url(s)
     }
 
     /// The SQLite file, when the archive is one.

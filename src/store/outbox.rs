@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::record::end_lease;
 use super::sql::{Row, Tx};
 use super::{Db, Result, Store};
-use crate::notify::{AlertRoute, idempotency_key};
+use crate::pure::alert::{AlertRoute, idempotency_key};
 use crate::pure::model::{CheckKind, Significance, VersionSeq, WatchId};
 
 /// Why a queued row is not delivered: the same change was already alerted (flip-flop).

@@ -12,7 +12,7 @@ use super::s3::BlobBucket;
 use super::sql::{Dialect, Lite, Tx};
 use super::{Result, StoreError, compress_text, ledger, outbox, proofs};
 use crate::net::fetch::Validators;
-use crate::notify::AlertRoute;
+use crate::pure::alert::AlertRoute;
 use crate::pure::classify::{Decision, Latest, Metadata, WatchState};
 use crate::pure::ledger::EntryKind;
 use crate::pure::model::{
@@ -452,7 +452,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path().join("a.db")).unwrap();
         let (watch, _) = store
-            .add_watch("https://n.example/a", "cli", "2026-01-01T00:00:00Z")
+            .add_watch(
+                "https://n.example/a",
+                crate::pure::model::Origin::Cli,
+                "2026-01-01T00:00:00Z",
+            )
             .unwrap();
         let raw = b"<html><body><p>Hello there, reader.</p></body></html>".to_vec();
         let capture = Capture {

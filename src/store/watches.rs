@@ -11,7 +11,7 @@ use super::sql::{Dialect, Param, Row, Tx};
 use super::{Db, Result, Store};
 use crate::net::fetch::Validators;
 use crate::pure::ledger::EntryKind;
-use crate::pure::model::{BodyHash, WatchId, WatchStatus};
+use crate::pure::model::{BodyHash, Origin, WatchId, WatchStatus};
 
 /// A watch as the list shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -142,8 +142,8 @@ pub(super) fn summary(r: &Row) -> Result<WatchSummary> {
 impl Store {
     /// Adds a watch, or re-activates one that was removed. Returns the id and whether anything
     /// changed.
-    pub fn add_watch(&mut self, url: &str, origin: &str, at: &str) -> Result<(WatchId, bool)> {
-        self.write(|tx| add_watch(tx, url, origin, at))
+    pub fn add_watch(&mut self, url: &str, origin: Origin, at: &str) -> Result<(WatchId, bool)> {
+        self.write(|tx| add_watch(tx, url, origin.as_str(), at))
     }
 
     /// Stops watching a URL; its history stays. Returns false when it was not watched.

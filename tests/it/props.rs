@@ -183,7 +183,7 @@ proptest! {
 
     #[test]
     fn watch_urls_take_any_text(input in "\\PC{0,80}") {
-        if let Err(e) = stet::net::fetch::parse_watch_url(&input) {
+        if let Err(e) = stet::pure::model::WatchUrl::parse(&input) {
             let shown = e.to_string();
             // A refused URL never echoes a password back.
             if let Ok(u) = url::Url::parse(input.trim())

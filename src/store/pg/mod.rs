@@ -49,7 +49,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
 const WRITE_LOCK: i64 = 0x7374_6574; // "stet"
 
 /// How long a claimed watch, host or alert stays a worker's before others may take it.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
+pub use crate::config::DEFAULT_LEASE;
 
 /// One connection to a PostgreSQL archive, and where its chunk bytes live.
 pub(super) struct Pg {
