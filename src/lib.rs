@@ -10,6 +10,7 @@
 //! - [`fingerprint`]: canonical text and SHA-256 content hashes. Pure.
 //! - [`classify`]: every rule about edits, deletions and transient faults. Pure.
 //! - [`diff`]: paragraph and word differences between versions. Pure.
+//! - [`copies`]: copies of an article across sites: sketches, links, clusters, roles. Pure.
 //! - [`ledger`]: the hash chain over versions, events and watch changes; its byte encoding. Pure.
 //! - [`store`]: SQLite, the only module that runs SQL; one transaction per batch of outcomes.
 //! - [`polite`]: global and per-host limits, delays, robots.txt; 429 pauses and slowdowns.
@@ -36,6 +37,7 @@ pub mod classify;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod copies;
 pub mod daemon;
 pub mod diff;
 pub mod extract;
