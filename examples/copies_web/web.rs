@@ -340,8 +340,29 @@ impl Web {
             .collect();
         let mut stories = Vec::new();
         let mut story_source = Vec::new();
+        // The corpus holds a few articles twice (one story saved from two pages, test variants
+        // of one page): a story that shares text with an earlier one is left out, or its two
+        // "originals" would be copies of each other.
+        let mut seen = copies::CopyIndex::new();
+        let mut seen_text: Vec<Shingled> = Vec::new();
+        let loose = Thresholds {
+            containment: 0.2,
+            min_shingles: 20,
+            min_shared: 15,
+        };
         for (i, s) in sources.iter().enumerate() {
             if let Some(st) = story(s) {
+                let sh = Shingled::of(&st.paragraphs.join("\n"));
+                let sketch = sh.sketch();
+                let dup = seen
+                    .candidates(&sketch)
+                    .iter()
+                    .any(|c| copies::verify(&sh, &seen_text[c.id], &loose).is_some());
+                if dup {
+                    continue;
+                }
+                seen.insert(seen_text.len(), &sketch);
+                seen_text.push(sh);
                 stories.push(st);
                 story_source.push(i);
             }

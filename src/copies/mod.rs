@@ -14,6 +14,8 @@ pub mod index;
 pub mod sketch;
 
 pub use cluster::{Cluster, Evidence, Link, Member, Role, clusters, credit_line};
-pub use compare::{CopyDiff, compare, copy_altered, edited_after_copy, survives_deletion};
+pub use compare::{
+    Change, CopyDiff, Mark, compare, copy_altered, edited_after_copy, survives_deletion,
+};
 pub use index::{Candidate, CopyIndex, Overlap, Shingled, Thresholds, verify};
 pub use sketch::Sketch;

@@ -190,7 +190,7 @@ mod tests {
         let s = Sketch::of(TEXT);
         let bytes = s.to_bytes();
         assert_eq!(bytes.len(), BYTES);
-        assert!(BYTES <= 1024);
+        const { assert!(BYTES <= 1024) };
         assert_eq!(Sketch::from_bytes(&bytes).unwrap(), s);
         assert_eq!(
             Sketch::from_bytes(&bytes[1..]),

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod cli;
+mod copies;
 mod detection;
 mod faults;
 mod hostile;
