@@ -47,7 +47,7 @@ fn worker(url: &str) -> anyhow::Result<()> {
     let (mut claimed, mut calls) = (0usize, 0usize);
     let mut claiming = Duration::ZERO;
     loop {
-        let now = stet::model::now_rfc3339();
+        let now = stet::pure::model::now_rfc3339();
         let t = std::time::Instant::now();
         let targets = store.due_targets(&now, BATCH)?;
         claiming += t.elapsed();

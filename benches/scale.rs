@@ -79,7 +79,7 @@ fn main() -> anyhow::Result<()> {
 
     // Finding the next 1,000 due watches, through the store as the daemon does.
     let store = stet::store::Store::open(&db)?;
-    let now = stet::model::now_rfc3339();
+    let now = stet::pure::model::now_rfc3339();
     let mut best = Duration::MAX;
     for _ in 0..5 {
         let t = Instant::now();

@@ -450,8 +450,8 @@ fn extract_all(pages: &[String]) {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(p) = pages.get(i) else { break };
-                    let article = stet::extract::extract(p, "http://127.0.0.1/p");
-                    std::hint::black_box(stet::fingerprint::Fingerprint::of(&article));
+                    let article = stet::pure::extract::extract(p, "http://127.0.0.1/p");
+                    std::hint::black_box(stet::pure::fingerprint::Fingerprint::of(&article));
                 }
             });
         }

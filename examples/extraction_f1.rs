@@ -36,7 +36,9 @@ struct Candidate {
 }
 
 fn stet_body(html: &str, url: &str) -> String {
-    stet::extract::extract(html, url).paragraphs.join("\n")
+    stet::pure::extract::extract(html, url)
+        .paragraphs
+        .join("\n")
 }
 
 #[cfg(feature = "candidates")]
@@ -237,7 +239,7 @@ fn extraction_dev_pages(dir: &Path, limit: Option<usize>) -> Vec<(String, String
         flate2::read::GzDecoder::new(file)
             .read_to_end(&mut bytes)
             .unwrap();
-        let html = stet::extract::decode(&bytes, None);
+        let html = stet::pure::extract::decode(&bytes, None);
         let url = entry["url"]
             .as_str()
             .unwrap_or("https://example.org/article")

@@ -10,9 +10,9 @@
 
 use std::path::PathBuf;
 
-use stet::classify::{Decision, Latest, WatchState};
-use stet::fingerprint::Fingerprint;
-use stet::model::{CheckKind, Sha256Hash, VersionSeq, WatchStatus, now_rfc3339};
+use stet::pure::classify::{Decision, Latest, WatchState};
+use stet::pure::fingerprint::Fingerprint;
+use stet::pure::model::{CheckKind, Sha256Hash, VersionSeq, WatchStatus, now_rfc3339};
 use stet::store::{Capture, CheckRecord, Store};
 
 fn main() -> anyhow::Result<()> {

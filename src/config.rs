@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::secret::{self, Secret};
+use crate::pure::secret::{self, Secret};
 
 /// The commented example configuration shipped in `config/stet.toml`.
 pub const EXAMPLE: &str = include_str!("../config/stet.toml");
@@ -130,7 +130,10 @@ pub struct StorageConfig {
     pub blobs_secret_access_key: Option<String>,
     /// With `url`: how long a worker's claim on due work lasts; a dead worker's watches are
     /// checked by the others once it has passed.
-    #[serde(default = "default_lease", with = "crate::scheduler::humantime_serde")]
+    #[serde(
+        default = "default_lease",
+        with = "crate::pure::scheduler::humantime_serde"
+    )]
     pub lease: Duration,
 }
 
@@ -349,32 +352,35 @@ pub struct ScheduleConfig {
     pub default: String,
     /// At most this much is added to each due time, spread by watch (never more than a tenth
     /// of the period), so a thousand watches do not fire in the same second.
-    #[serde(default = "default_jitter", with = "crate::scheduler::humantime_serde")]
+    #[serde(
+        default = "default_jitter",
+        with = "crate::pure::scheduler::humantime_serde"
+    )]
     pub jitter: Duration,
     /// After a failed check the next one waits this long, doubling per failure up to
     /// `backoff_max`.
     #[serde(
         default = "default_backoff_base",
-        with = "crate::scheduler::humantime_serde"
+        with = "crate::pure::scheduler::humantime_serde"
     )]
     pub backoff_base: Duration,
     #[serde(
         default = "default_backoff_max",
-        with = "crate::scheduler::humantime_serde"
+        with = "crate::pure::scheduler::humantime_serde"
     )]
     pub backoff_max: Duration,
     /// After a first "gone" observation, the confirmation check comes this soon.
     #[serde(
         default = "default_confirm_after",
-        with = "crate::scheduler::humantime_serde"
+        with = "crate::pure::scheduler::humantime_serde"
     )]
     pub confirm_after: Duration,
     /// Check young articles often and old ones rarely; overrides `default` for watches without
     /// a schedule of their own.
     #[serde(default)]
-    pub age_curve: Vec<crate::scheduler::AgeStep>,
+    pub age_curve: Vec<crate::pure::scheduler::AgeStep>,
     /// Stop watching an article this long after it was published (or first captured).
-    #[serde(default, with = "crate::scheduler::humantime_serde_opt")]
+    #[serde(default, with = "crate::pure::scheduler::humantime_serde_opt")]
     pub watch_for: Option<Duration>,
 }
 
@@ -394,12 +400,14 @@ impl Default for ScheduleConfig {
 
 impl ScheduleConfig {
     /// The rules as the scheduler takes them; the schedule string was validated at load.
-    pub fn policy(&self) -> crate::scheduler::SchedulePolicy {
-        crate::scheduler::SchedulePolicy {
+    pub fn policy(&self) -> crate::pure::scheduler::SchedulePolicy {
+        crate::pure::scheduler::SchedulePolicy {
             default: self
                 .default
                 .parse()
-                .unwrap_or(crate::scheduler::Cadence::Every(Duration::from_secs(3600))),
+                .unwrap_or(crate::pure::scheduler::Cadence::Every(Duration::from_secs(
+                    3600,
+                ))),
             jitter: self.jitter,
             backoff_base: self.backoff_base,
             backoff_max: self.backoff_max,
@@ -435,14 +443,14 @@ pub struct PolitenessConfig {
     /// The least time between two requests to the same host.
     #[serde(
         default = "default_min_delay",
-        with = "crate::scheduler::humantime_serde"
+        with = "crate::pure::scheduler::humantime_serde"
     )]
     pub min_delay: Duration,
     /// A host's pause (a 429's Retry-After) that ends within this long is waited out within a
     /// pass; a longer one defers the host's remaining checks until it ends.
     #[serde(
         default = "default_pause_wait",
-        with = "crate::scheduler::humantime_serde"
+        with = "crate::pure::scheduler::humantime_serde"
     )]
     pub pause_wait: Duration,
     /// The breaker: this many distinct URLs of one host failing (5xx, timeout, reset) within
@@ -451,27 +459,27 @@ pub struct PolitenessConfig {
     pub breaker_failures: usize,
     #[serde(
         default = "default_breaker_window",
-        with = "crate::scheduler::humantime_serde"
+        with = "crate::pure::scheduler::humantime_serde"
     )]
     pub breaker_window: Duration,
     /// A slowed host gets one request at a time, at least this far apart.
     #[serde(
         default = "default_slow_delay",
-        with = "crate::scheduler::humantime_serde"
+        with = "crate::pure::scheduler::humantime_serde"
     )]
     pub slow_delay: Duration,
     /// A slowdown ends this long after the host's last 429 or breaker trip.
     #[serde(
         default = "default_slow_for",
-        with = "crate::scheduler::humantime_serde"
+        with = "crate::pure::scheduler::humantime_serde"
     )]
     pub slow_for: Duration,
 }
 
 impl PolitenessConfig {
-    /// The slowdown rules for [`crate::polite::Politeness`].
-    pub fn slowdown(&self) -> crate::polite::Slowdown {
-        crate::polite::Slowdown {
+    /// The slowdown rules for [`crate::net::polite::Politeness`].
+    pub fn slowdown(&self) -> crate::net::polite::Slowdown {
+        crate::net::polite::Slowdown {
             failures: self.breaker_failures,
             window: self.breaker_window,
             delay: self.slow_delay,
@@ -498,16 +506,16 @@ fn default_pause_wait() -> Duration {
     Duration::from_secs(5)
 }
 fn default_breaker_failures() -> usize {
-    crate::polite::Slowdown::default().failures
+    crate::net::polite::Slowdown::default().failures
 }
 fn default_breaker_window() -> Duration {
-    crate::polite::Slowdown::default().window
+    crate::net::polite::Slowdown::default().window
 }
 fn default_slow_delay() -> Duration {
-    crate::polite::Slowdown::default().delay
+    crate::net::polite::Slowdown::default().delay
 }
 fn default_slow_for() -> Duration {
-    crate::polite::Slowdown::default().slow_for
+    crate::net::polite::Slowdown::default().slow_for
 }
 
 fn default_true() -> bool {
@@ -617,10 +625,10 @@ pub struct AlertEntry {
     pub kind: SinkKind,
     /// The events this sink wants: edited, deleted, restored, captured.
     #[serde(default = "default_alert_on")]
-    pub on: Vec<crate::model::CheckKind>,
+    pub on: Vec<crate::pure::model::CheckKind>,
     /// `substantive` skips minor edits (whitespace, punctuation, typography only).
     #[serde(default = "default_min_significance")]
-    pub min_significance: crate::model::Significance,
+    pub min_significance: crate::pure::model::Significance,
     /// Only articles whose URL contains one of these strings (a host, a section path).
     /// Empty: every article.
     #[serde(default)]
@@ -693,12 +701,12 @@ pub struct AlertEntry {
     pub digest_secs: Option<u64>,
 }
 
-fn default_alert_on() -> Vec<crate::model::CheckKind> {
-    use crate::model::CheckKind;
+fn default_alert_on() -> Vec<crate::pure::model::CheckKind> {
+    use crate::pure::model::CheckKind;
     vec![CheckKind::Edited, CheckKind::Deleted, CheckKind::Restored]
 }
-fn default_min_significance() -> crate::model::Significance {
-    crate::model::Significance::Minor
+fn default_min_significance() -> crate::pure::model::Significance {
+    crate::pure::model::Significance::Minor
 }
 fn default_alert_timeout_secs() -> u64 {
     20
@@ -735,23 +743,27 @@ pub enum ConfigError {
 
 impl WatchEntry {
     /// This watch's own extraction rules, compiled.
-    pub fn extract_options(&self) -> Result<crate::extract::Options, crate::extract::OptionsError> {
-        crate::extract::Options::new(self.select.as_deref(), &self.ignore, &self.ignore_text)
+    pub fn extract_options(
+        &self,
+    ) -> Result<crate::pure::extract::Options, crate::pure::extract::OptionsError> {
+        crate::pure::extract::Options::new(self.select.as_deref(), &self.ignore, &self.ignore_text)
     }
 }
 
 impl FeedEntry {
     /// The extraction rules of this feed's articles, compiled.
-    pub fn extract_options(&self) -> Result<crate::extract::Options, crate::extract::OptionsError> {
-        crate::extract::Options::new(self.select.as_deref(), &self.ignore, &self.ignore_text)
+    pub fn extract_options(
+        &self,
+    ) -> Result<crate::pure::extract::Options, crate::pure::extract::OptionsError> {
+        crate::pure::extract::Options::new(self.select.as_deref(), &self.ignore, &self.ignore_text)
     }
 }
 
 /// The text in the file that an extraction-rule error points at.
-fn rule_needle(e: &crate::extract::OptionsError) -> &str {
+fn rule_needle(e: &crate::pure::extract::OptionsError) -> &str {
     match e {
-        crate::extract::OptionsError::Selector { selector } => selector,
-        crate::extract::OptionsError::Regex { pattern, .. } => pattern,
+        crate::pure::extract::OptionsError::Selector { selector } => selector,
+        crate::pure::extract::OptionsError::Regex { pattern, .. } => pattern,
     }
 }
 
@@ -879,11 +891,11 @@ impl Config {
             }
         };
         for watch in &self.watches {
-            if let Err(e) = crate::fetch::parse_watch_url(&watch.url) {
+            if let Err(e) = crate::net::fetch::parse_watch_url(&watch.url) {
                 return Err(invalid(&watch.url, e.to_string()));
             }
             if let Some(s) = &watch.schedule
-                && let Err(e) = s.parse::<crate::scheduler::Cadence>()
+                && let Err(e) = s.parse::<crate::pure::scheduler::Cadence>()
             {
                 return Err(invalid(s, e.to_string()));
             }
@@ -892,11 +904,11 @@ impl Config {
             }
         }
         for feed in &self.feed_entries {
-            if let Err(e) = crate::fetch::parse_watch_url(&feed.url) {
+            if let Err(e) = crate::net::fetch::parse_watch_url(&feed.url) {
                 return Err(invalid(&feed.url, e.to_string()));
             }
             if let Some(s) = &feed.schedule
-                && let Err(e) = s.parse::<crate::scheduler::Cadence>()
+                && let Err(e) = s.parse::<crate::pure::scheduler::Cadence>()
             {
                 return Err(invalid(s, e.to_string()));
             }
@@ -905,7 +917,7 @@ impl Config {
             }
         }
         if let Some(s) = &self.ledger.publish
-            && let Err(e) = s.parse::<crate::scheduler::Cadence>()
+            && let Err(e) = s.parse::<crate::pure::scheduler::Cadence>()
         {
             return Err(invalid(s, e.to_string()));
         }
@@ -915,7 +927,7 @@ impl Config {
             }
         }
         for s in [&self.schedule.default, &self.feeds.schedule] {
-            if let Err(e) = s.parse::<crate::scheduler::Cadence>() {
+            if let Err(e) = s.parse::<crate::pure::scheduler::Cadence>() {
                 return Err(invalid(s, e.to_string()));
             }
         }
@@ -996,7 +1008,7 @@ impl Config {
 }
 
 /// An extraction rule that does not parse, pointing at the line that holds it.
-fn invalid_rule(text: &str, path: &Path, e: &crate::extract::OptionsError) -> ConfigError {
+fn invalid_rule(text: &str, path: &Path, e: &crate::pure::extract::OptionsError) -> ConfigError {
     let needle = rule_needle(e);
     // The rule as written in TOML: find it quoted (basic or literal string) first.
     let offset = [

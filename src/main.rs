@@ -42,7 +42,7 @@ fn exit_code_of(err: &anyhow::Error) -> u8 {
     if let Some(e) = err.downcast_ref::<ExitError>() {
         e.code
     } else if err.downcast_ref::<stet::config::ConfigError>().is_some()
-        || err.downcast_ref::<stet::fetch::UrlError>().is_some()
+        || err.downcast_ref::<stet::net::fetch::UrlError>().is_some()
     {
         exit::USAGE
     } else {

@@ -16,7 +16,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use stet::copies::Thresholds;
+use stet::pure::copies::Thresholds;
 use web::{Report, Source, TRANSFORMS, Web};
 
 fn main() {
@@ -174,7 +174,7 @@ fn load(corpus: &Path) -> Vec<Source> {
         if let Ok(bytes) = std::fs::read(dir.join("source.html")) {
             out.push(Source {
                 name: dir.file_name().unwrap().to_string_lossy().into(),
-                html: stet::extract::decode(&bytes, None),
+                html: stet::pure::extract::decode(&bytes, None),
             });
         }
     }
@@ -196,7 +196,7 @@ fn load(corpus: &Path) -> Vec<Source> {
         {
             out.push(Source {
                 name: p.file_name().unwrap().to_string_lossy().into(),
-                html: stet::extract::decode(&bytes, None),
+                html: stet::pure::extract::decode(&bytes, None),
             });
         }
     }

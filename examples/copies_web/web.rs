@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use dom_query::Document;
-use stet::copies::{self, Evidence, Link, Role, Shingled, Sketch, Thresholds};
+use stet::pure::copies::{self, Evidence, Link, Role, Shingled, Sketch, Thresholds};
 
 /// A page of the corpus.
 pub struct Source {
@@ -285,7 +285,7 @@ fn meta(published: Option<i64>, canonical: Option<&str>) -> String {
 
 /// Reads a source page's article with stet's extractor.
 fn story(s: &Source) -> Option<Story> {
-    let a = stet::extract::extract(&s.html, "http://source.test/");
+    let a = stet::pure::extract::extract(&s.html, "http://source.test/");
     let paragraphs: Vec<String> = a
         .paragraphs
         .iter()
@@ -699,8 +699,8 @@ pub struct Read {
 }
 
 pub fn read(page: &Page) -> Read {
-    let article = stet::extract::extract(&page.html, &page.url);
-    let text = stet::fingerprint::Fingerprint::of(&article).canonical_text;
+    let article = stet::pure::extract::extract(&page.html, &page.url);
+    let text = stet::pure::fingerprint::Fingerprint::of(&article).canonical_text;
     let published = article.published.as_deref().and_then(|p| {
         chrono::DateTime::parse_from_rfc3339(p)
             .ok()

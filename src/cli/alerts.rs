@@ -6,8 +6,8 @@ use tokio_util::sync::CancellationToken;
 use super::output::{self, BOLD, DIM, RED, YELLOW, paint};
 use super::{Context, ExitError, exit};
 use crate::config::SinkKind;
-use crate::model::now_rfc3339;
 use crate::notify::RoundSummary;
+use crate::pure::model::now_rfc3339;
 use crate::say;
 
 #[derive(Debug, Subcommand)]
@@ -100,7 +100,7 @@ fn list(ctx: &Context, status: Option<&str>, limit: usize) -> anyhow::Result<u8>
                 entry.to.join(", ")
             ),
             SinkKind::Command => entry.command.join(" "),
-            _ => crate::secret::redact_url(entry.url.as_deref().unwrap_or_default(), true),
+            _ => crate::pure::secret::redact_url(entry.url.as_deref().unwrap_or_default(), true),
         };
         let count = |st: &str| {
             counts

@@ -8,9 +8,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::output::{self, BOLD, DIM, kind_style, paint};
 use super::{Context, ExitError, exit};
-use crate::check::{CheckReport, Checker};
-use crate::fetch::parse_watch_url;
-use crate::model::CheckKind;
+use crate::app::check::{CheckReport, Checker};
+use crate::net::fetch::parse_watch_url;
+use crate::pure::model::CheckKind;
 use crate::say;
 
 #[derive(Debug, Args)]
@@ -43,7 +43,7 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
     let only = if args.urls.is_empty() {
         None
     } else {
-        let at = crate::model::now_rfc3339();
+        let at = crate::pure::model::now_rfc3339();
         let mut urls = Vec::new();
         for u in &args.urls {
             let url = parse_watch_url(u).map_err(|e| ExitError::usage(e.to_string()))?;
@@ -57,7 +57,7 @@ pub async fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
     if targets.is_empty() {
         if !ctx.json {
             if only.is_none() {
-                say!("{}", crate::daemon::nothing_to_check(&ctx.source));
+                say!("{}", crate::app::daemon::nothing_to_check(&ctx.source));
             } else {
                 say!("nothing to check");
             }

@@ -14,10 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::exit;
 use super::output::{self, BOLD, DIM, kind_style, paint};
-use crate::check::{CheckReport, run_pass};
+use crate::app::check::{CheckReport, run_pass};
 use crate::config::Config;
-use crate::diff::{LineTag, diff};
-use crate::model::{VersionSeq, now_rfc3339};
+use crate::pure::diff::{LineTag, diff};
+use crate::pure::model::{VersionSeq, now_rfc3339};
 use crate::say;
 use crate::store::Store;
 

@@ -6,8 +6,8 @@ use clap::Args;
 
 use super::output::{self, BOLD, CYAN, DIM, GREEN, GREEN_EMPH, RED, RED_EMPH, YELLOW, paint};
 use super::{Context, ExitError, exit};
-use crate::diff::{diff, unified};
-use crate::model::VersionSeq;
+use crate::pure::diff::{diff, unified};
+use crate::pure::model::VersionSeq;
 use crate::say;
 
 #[derive(Debug, Args)]
@@ -124,7 +124,7 @@ pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<u8> {
 
 /// `stet diff COPY --against ORIGINAL`.
 fn against(ctx: &Context, copy_url: &str, original_url: &str) -> anyhow::Result<u8> {
-    use crate::copies::{self, Mark, Shingled, Thresholds};
+    use crate::pure::copies::{self, Mark, Shingled, Thresholds};
     let store = ctx.open_reader()?;
     let latest = |url: &str| -> anyhow::Result<crate::store::Version> {
         let id = ctx.watch_id(&store, url)?;

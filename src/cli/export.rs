@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, ValueEnum};
 
 use super::{Context, ExitError, exit};
-use crate::ledger::{EntryKind, ExportLine};
+use crate::pure::ledger::{EntryKind, ExportLine};
 use crate::say;
 use crate::store::{ImportError, Store};
 
@@ -69,7 +69,7 @@ pub fn export(ctx: &Context, args: &ExportArgs) -> anyhow::Result<u8> {
         }
         None => None,
     };
-    let keep = |e: &crate::ledger::Entry| {
+    let keep = |e: &crate::pure::ledger::Entry| {
         if url.as_ref().is_some_and(|u| *u != e.body.url) {
             return false;
         }
@@ -108,7 +108,11 @@ pub fn export(ctx: &Context, args: &ExportArgs) -> anyhow::Result<u8> {
                 .map_or("stet.warc".to_string(), |f| {
                     f.to_string_lossy().into_owned()
                 });
-            crate::warc::write_warcinfo(&mut out, &crate::model::now_rfc3339(), &filename)?;
+            crate::pure::warc::write_warcinfo(
+                &mut out,
+                &crate::pure::model::now_rfc3339(),
+                &filename,
+            )?;
             let user_agent = ctx.config.fetch.user_agent_header();
             let proofs = warc_proofs(ctx, &store)?;
             store.export_lines(keep, |line| {
@@ -121,9 +125,9 @@ pub fn export(ctx: &Context, args: &ExportArgs) -> anyhow::Result<u8> {
                     Some(p) => Some(p.file(&line.entry.body.url, v)?),
                     None => None,
                 };
-                crate::warc::write_capture(
+                crate::pure::warc::write_capture(
                     &mut out,
-                    &crate::warc::Capture {
+                    &crate::pure::warc::Capture {
                         target_uri: &v.final_url,
                         date: &v.captured_at,
                         http_status: v.http_status,
@@ -155,14 +159,14 @@ pub fn export(ctx: &Context, args: &ExportArgs) -> anyhow::Result<u8> {
 /// over all of it, and which entries record each version.
 struct WarcProofs {
     signed: super::proof_cmd::Signed,
-    tree: crate::proof::Tree,
+    tree: crate::pure::proof::Tree,
     leaves: Vec<Vec<u8>>,
     entries: std::collections::HashMap<(String, i64), Vec<i64>>,
 }
 
 impl WarcProofs {
     /// The proof file of one exported version, as JSON, without the body (the response holds it).
-    fn file(&self, url: &str, v: &crate::ledger::ExportVersion) -> anyhow::Result<Vec<u8>> {
+    fn file(&self, url: &str, v: &crate::pure::ledger::ExportVersion) -> anyhow::Result<Vec<u8>> {
         let seqs = self
             .entries
             .get(&(url.to_string(), v.seq.0))
@@ -193,9 +197,9 @@ fn warc_proofs(ctx: &Context, store: &Store) -> anyhow::Result<Option<WarcProofs
         );
         return Ok(None);
     }
-    let signer = crate::publish::read_signer(&path)?;
+    let signer = crate::app::publish::read_signer(&path)?;
     let leaves = store.ledger_leaves()?;
-    let tree = crate::proof::Tree::of_entries(&leaves);
+    let tree = crate::pure::proof::Tree::of_entries(&leaves);
     let latest = store
         .latest_checkpoint()?
         .filter(|c| c.tree_size == tree.size() && c.root == tree.root());
@@ -205,7 +209,7 @@ fn warc_proofs(ctx: &Context, store: &Store) -> anyhow::Result<Option<WarcProofs
             note: c.note,
             tree_size: c.tree_size,
             timestamp: match (c.tsa_url, c.timestamp_token) {
-                (Some(u), Some(t)) => Some(crate::proof::TimestampRecord {
+                (Some(u), Some(t)) => Some(crate::pure::proof::TimestampRecord {
                     tsa_url: u,
                     token_base64: base64::engine::general_purpose::STANDARD.encode(t),
                 }),
@@ -213,7 +217,7 @@ fn warc_proofs(ctx: &Context, store: &Store) -> anyhow::Result<Option<WarcProofs
             },
         },
         None => {
-            let (cp, note) = crate::publish::sign_checkpoint(&signer, &tree)?;
+            let (cp, note) = crate::app::publish::sign_checkpoint(&signer, &tree)?;
             super::proof_cmd::Signed {
                 key: signer.verifier().to_string(),
                 note,

@@ -8,9 +8,9 @@ use clap::Args;
 
 use super::exit;
 use super::output::{self, BOLD, DIM, paint};
-use crate::budget::{Budget, explain_within};
-use crate::extract::{self, decode};
-use crate::fingerprint::Fingerprint;
+use crate::pure::budget::{Budget, explain_within};
+use crate::pure::extract::{self, decode};
+use crate::pure::fingerprint::Fingerprint;
 use crate::say;
 
 #[derive(Debug, Args)]
@@ -42,18 +42,18 @@ pub async fn run(
 ) -> anyhow::Result<u8> {
     let is_url = args.page.starts_with("http://") || args.page.starts_with("https://");
     let (body, content_type, page_url) = if is_url {
-        let url = crate::fetch::parse_watch_url(&args.page)?;
-        let fetcher = crate::fetch::Fetcher::new(&config.fetch)?;
+        let url = crate::net::fetch::parse_watch_url(&args.page)?;
+        let fetcher = crate::net::fetch::Fetcher::new(&config.fetch)?;
         let response = fetcher
             .fetch(url.as_str(), &Default::default())
             .await
             .map_err(|e| anyhow::anyhow!("cannot fetch {url}: {e}"))?;
         let body = match response.payload {
-            crate::fetch::Payload::Body(b) => b,
-            crate::fetch::Payload::TooLarge { limit } => {
+            crate::net::fetch::Payload::Body(b) => b,
+            crate::net::fetch::Payload::TooLarge { limit } => {
                 anyhow::bail!("{url}: the body is over {limit} bytes")
             }
-            crate::fetch::Payload::NotModified => anyhow::bail!("{url}: 304 not modified"),
+            crate::net::fetch::Payload::NotModified => anyhow::bail!("{url}: 304 not modified"),
         };
         if response.status >= 400 {
             say!("{}", paint(DIM, format!("http {}", response.status)));
@@ -161,7 +161,7 @@ fn rules(
             &args.ignore_text,
         )?);
     }
-    let same = |u: &str| crate::fetch::parse_watch_url(u).is_ok_and(|u| u.as_str() == url);
+    let same = |u: &str| crate::net::fetch::parse_watch_url(u).is_ok_and(|u| u.as_str() == url);
     match config.watches.iter().find(|w| same(&w.url)) {
         Some(w) => Ok(w.extract_options()?),
         None => Ok(extract::Options::default()),

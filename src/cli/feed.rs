@@ -4,9 +4,9 @@ use clap::Subcommand;
 
 use super::output::{self, BOLD, DIM, paint};
 use super::{Context, ExitError, exit};
-use crate::check::Checker;
-use crate::fetch::parse_watch_url;
-use crate::model::now_rfc3339;
+use crate::app::check::Checker;
+use crate::net::fetch::parse_watch_url;
+use crate::pure::model::now_rfc3339;
 use crate::say;
 
 #[derive(Debug, Subcommand)]
@@ -110,7 +110,8 @@ pub async fn run(ctx: &Context, cmd: &FeedCommand) -> anyhow::Result<u8> {
             drop(store);
             let checker = Checker::new(&ctx.config)?;
             for feed in &feeds {
-                let report = crate::feeds::poll(&checker, &ctx.config, &ctx.db_path, feed).await;
+                let report =
+                    crate::net::feeds::poll(&checker, &ctx.config, &ctx.db_path, feed).await;
                 if ctx.json {
                     output::json_line(&report)?;
                     continue;

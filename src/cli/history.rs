@@ -38,7 +38,9 @@ pub fn run(ctx: &Context, args: &UrlArgs) -> anyhow::Result<u8> {
             }
             let title = e
                 .version
-                .filter(|_| e.from_version.is_some() || e.kind == crate::model::CheckKind::Captured)
+                .filter(|_| {
+                    e.from_version.is_some() || e.kind == crate::pure::model::CheckKind::Captured
+                })
                 .and_then(|v| versions.iter().find(|m| m.seq == v))
                 .map(|m| m.content_hash.short())
                 .unwrap_or_default();
@@ -61,7 +63,7 @@ pub fn run(ctx: &Context, args: &UrlArgs) -> anyhow::Result<u8> {
     let total: i64 = checks.iter().map(|c| c.count).sum();
     let errors: i64 = checks
         .iter()
-        .filter(|c| c.kind == crate::model::CheckKind::Error)
+        .filter(|c| c.kind == crate::pure::model::CheckKind::Error)
         .map(|c| c.count)
         .sum();
     let last = checks.last().map(|c| c.last_at.as_str()).unwrap_or("never");

@@ -9,8 +9,8 @@ use clap::Subcommand;
 
 use super::output::{self, BOLD, RED, paint};
 use super::{Context, ExitError, exit};
-use crate::note::Signer;
-use crate::publish::{self, WitnessOutcome};
+use crate::app::publish::{self, WitnessOutcome};
+use crate::pure::note::Signer;
 use crate::say;
 
 #[derive(Debug, Subcommand)]
@@ -173,7 +173,7 @@ async fn head(
     let mut value = serde_json::json!({
         "entries": head.map_or(0, |h| h.entries),
         "head": head.map(|h| h.head.to_hex()),
-        "at": crate::model::now_rfc3339(),
+        "at": crate::pure::model::now_rfc3339(),
     });
     if let Some((cp, note)) = &checkpoint {
         value["tree_size"] = cp.size.into();
@@ -190,7 +190,7 @@ async fn head(
         file.sync_all()?;
     }
     if let Some(url) = post {
-        crate::fetch::install_crypto_provider();
+        crate::net::fetch::install_crypto_provider();
         let client = reqwest::Client::builder()
             .user_agent(ctx.config.fetch.user_agent_header())
             .timeout(ctx.config.fetch.timeout())

@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::{Context, ExitError, exit};
-use crate::ledger::ExportLine;
+use crate::pure::ledger::ExportLine;
 use crate::say;
 use crate::store::{ImportError, Location, Store};
 
@@ -73,7 +73,7 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> anyhow::Result<u8> {
         }
         .into());
     }
-    let report = crate::verify::verify(&target, None)?;
+    let report = crate::app::verify::verify(&target, None)?;
     if !report.ok {
         for f in &report.failures {
             eprintln!("{f}");

@@ -209,7 +209,7 @@ pub struct Context {
     pub db_path: crate::store::Location,
     pub json: bool,
     /// Where the config came from, to name the same `--config` and `--db` in hints.
-    pub source: crate::daemon::ConfigSource,
+    pub source: crate::app::daemon::ConfigSource,
 }
 
 impl Context {
@@ -228,7 +228,7 @@ impl Context {
     /// Opens the archive and brings the config's watches and feeds into it.
     pub fn open_store(&self) -> anyhow::Result<Store> {
         let mut store = Store::open(&self.db_path)?;
-        crate::daemon::sync_config(&mut store, &self.config)
+        crate::app::daemon::sync_config(&mut store, &self.config)
             .with_context(|| format!("cannot update watches in {}", self.db_path.display()))?;
         Ok(store)
     }
@@ -253,8 +253,12 @@ impl Context {
     }
 
     /// Finds a watched URL's id, accepting the URL as typed (normalised like `watch add`).
-    pub fn watch_id(&self, store: &Store, url: &str) -> anyhow::Result<crate::model::WatchId> {
-        let normalised = crate::fetch::parse_watch_url(url)
+    pub fn watch_id(
+        &self,
+        store: &Store,
+        url: &str,
+    ) -> anyhow::Result<crate::pure::model::WatchId> {
+        let normalised = crate::net::fetch::parse_watch_url(url)
             .map(|u| u.to_string())
             .ok();
         for candidate in [Some(url.to_string()), normalised].into_iter().flatten() {
@@ -271,10 +275,10 @@ impl Context {
 /// Where the configuration comes from: the file named by `--config`, else the system config
 /// when it exists (an installed package), else built-in defaults; `--db` over it. The daemon
 /// keeps it to read the file again on reload.
-fn config_source(cli: &Cli) -> crate::daemon::ConfigSource {
-    crate::daemon::ConfigSource::resolve(
+fn config_source(cli: &Cli) -> crate::app::daemon::ConfigSource {
+    crate::app::daemon::ConfigSource::resolve(
         cli.config.clone(),
-        std::path::Path::new(crate::daemon::SYSTEM_CONFIG),
+        std::path::Path::new(crate::app::daemon::SYSTEM_CONFIG),
         cli.db.clone(),
     )
 }

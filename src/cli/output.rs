@@ -11,7 +11,7 @@ use anstyle::{AnsiColor, Effects, Style};
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
-use crate::model::CheckKind;
+use crate::pure::model::CheckKind;
 
 pub const BOLD: Style = Style::new().effects(Effects::BOLD);
 pub const DIM: Style = Style::new().effects(Effects::DIMMED);
@@ -83,8 +83,8 @@ pub fn table<C: Into<Cell>>(header: &[&str], rows: Vec<Vec<C>>) -> String {
 
 /// One diff line as a person reads it on a terminal: the sign, the paragraph, and its changed
 /// words emphasised (red for removed, green for added, dim for context).
-pub fn diff_line(line: &crate::diff::Line) -> String {
-    use crate::diff::LineTag;
+pub fn diff_line(line: &crate::pure::diff::Line) -> String {
+    use crate::pure::diff::LineTag;
     let (sign, base, emph) = match line.tag {
         LineTag::Equal => (" ", DIM, DIM),
         LineTag::Delete => ("-", RED, RED_EMPH),

@@ -9,9 +9,9 @@ use clap::Args;
 
 use super::output::{self, BOLD, GREEN, RED, paint};
 use super::{Context, ExitError, exit};
-use crate::model::VersionSeq;
-use crate::note::Verifier;
-use crate::proof::{self, PROOF_FORMAT, ProofFile, TimestampRecord, TlogProof};
+use crate::pure::model::VersionSeq;
+use crate::pure::note::Verifier;
+use crate::pure::proof::{self, PROOF_FORMAT, ProofFile, TimestampRecord, TlogProof};
 use crate::say;
 
 #[derive(Debug, Args)]
@@ -48,7 +48,7 @@ pub fn read_verifier(arg: &str) -> anyhow::Result<Verifier> {
     };
     text.trim()
         .parse()
-        .map_err(|e: crate::note::NoteError| ExitError::usage(format!("--key: {e}")))
+        .map_err(|e: crate::pure::note::NoteError| ExitError::usage(format!("--key: {e}")))
 }
 
 pub async fn proof(ctx: &Context, args: &ProofArgs) -> anyhow::Result<u8> {
@@ -83,7 +83,8 @@ pub async fn proof(ctx: &Context, args: &ProofArgs) -> anyhow::Result<u8> {
     let checkpoint = match covering {
         Some(c) => c,
         None => {
-            let report = crate::publish::publish(&ctx.db_path, &ctx.config, &signer, false).await?;
+            let report =
+                crate::app::publish::publish(&ctx.db_path, &ctx.config, &signer, false).await?;
             for (url, status, message) in report.refusals() {
                 eprintln!(
                     "{} witness {url} REFUSED the checkpoint ({status}): {message}",

@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{Context, exit};
-use crate::daemon::{self, ConfigSource};
+use crate::app::daemon::{self, ConfigSource};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {

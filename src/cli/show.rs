@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::output::{self, BOLD, DIM, paint};
 use super::{Context, ExitError, exit};
-use crate::model::VersionSeq;
+use crate::pure::model::VersionSeq;
 use crate::say;
 
 #[derive(Debug, Args)]

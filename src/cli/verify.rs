@@ -4,7 +4,7 @@ use clap::Args;
 
 use super::output::{self, BOLD, GREEN, RED, paint};
 use super::{Context, exit};
-use crate::ledger::PublishedHead;
+use crate::pure::ledger::PublishedHead;
 use crate::say;
 
 #[derive(Debug, Args)]
@@ -67,16 +67,16 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
             (None, Some((note, key)))
         }
     };
-    let mut report = crate::verify::verify(&store, head)?;
+    let mut report = crate::app::verify::verify(&store, head)?;
     if let Some((note, key)) = checkpoint {
-        let failures = crate::verify::against_checkpoint(&store, &note, &key)?;
+        let failures = crate::app::verify::against_checkpoint(&store, &note, &key)?;
         report.against = Some(note.lines().take(3).collect::<Vec<_>>().join(" "));
         report.ok &= failures.is_empty();
         report.failures.extend(failures);
     }
     // The integrity page shows the last run; an archive that cannot be written is still verified.
     let run = crate::store::VerificationRun {
-        at: crate::model::now_rfc3339(),
+        at: crate::pure::model::now_rfc3339(),
         ok: report.ok,
         versions: report.versions as i64,
         entries: report.entries as i64,

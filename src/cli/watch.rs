@@ -4,9 +4,9 @@ use clap::Subcommand;
 
 use super::output::{self, BOLD, DIM, paint};
 use super::{Context, ExitError, exit};
-use crate::fetch::parse_watch_url;
-use crate::model::WatchId;
-use crate::model::now_rfc3339;
+use crate::net::fetch::parse_watch_url;
+use crate::pure::model::WatchId;
+use crate::pure::model::now_rfc3339;
 use crate::say;
 use crate::store::{WatchPage, WatchSummary};
 

@@ -97,9 +97,10 @@ fn json_post(
 /// The error and its causes, without the URL: a webhook URL often carries its token.
 fn error_chain(err: &reqwest::Error) -> String {
     let mut out = match err.url() {
-        Some(url) => err
-            .to_string()
-            .replace(url.as_str(), &crate::secret::redact_url(url.as_str(), true)),
+        Some(url) => err.to_string().replace(
+            url.as_str(),
+            &crate::pure::secret::redact_url(url.as_str(), true),
+        ),
         None => err.to_string(),
     };
     let mut source = std::error::Error::source(err);

@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::diff::{self, LineTag, Segment};
-use crate::model::{CheckKind, Significance, VersionSeq};
+use crate::pure::diff::{self, LineTag, Segment};
+use crate::pure::model::{CheckKind, Significance, VersionSeq};
 
 /// The `schema` of a single alert payload.
 pub const ALERT_SCHEMA: &str = "stet.alert.v1";
@@ -292,7 +292,8 @@ pub struct Digest<'a> {
 impl<'a> Digest<'a> {
     pub fn new(sink: &'a str, alerts: &'a [Alert]) -> Self {
         let keys: Vec<&str> = alerts.iter().map(|a| a.idempotency_key.as_str()).collect();
-        let key = crate::model::Sha256Hash::of(keys.join("\n").as_bytes()).to_hex()[..32].into();
+        let key =
+            crate::pure::model::Sha256Hash::of(keys.join("\n").as_bytes()).to_hex()[..32].into();
         Self {
             schema: DIGEST_SCHEMA,
             idempotency_key: key,

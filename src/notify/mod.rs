@@ -24,7 +24,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{AlertEntry, Config, SinkKind};
-use crate::model::{CheckKind, now_rfc3339};
+use crate::pure::model::{CheckKind, now_rfc3339};
 use crate::store::{DueAlert, Store};
 pub use message::{Alert, AlertSource, Digest};
 pub use rules::{AlertRoute, check_sink, idempotency_key, routes};
@@ -244,8 +244,9 @@ fn plan(store: &mut Store, sinks: &[AlertEntry]) -> crate::store::Result<(Vec<Jo
 /// what changed between the two texts.
 fn build_alert(store: &Store, row: &DueAlert) -> crate::store::Result<Alert> {
     let metas = store.versions(row.watch_id)?;
-    let meta =
-        |seq: Option<crate::model::VersionSeq>| seq.and_then(|s| metas.iter().find(|m| m.seq == s));
+    let meta = |seq: Option<crate::pure::model::VersionSeq>| {
+        seq.and_then(|s| metas.iter().find(|m| m.seq == s))
+    };
     let title = meta(row.version)
         .or(metas.last())
         .map(|m| m.title.clone())
@@ -368,7 +369,7 @@ pub async fn probe_sinks(config: &Config) {
         let target = match entry.kind {
             SinkKind::Email => entry.smtp_host.clone().unwrap_or_default(),
             SinkKind::Command => entry.command.first().cloned().unwrap_or_default(),
-            _ => crate::secret::redact_url(entry.url.as_deref().unwrap_or_default(), true),
+            _ => crate::pure::secret::redact_url(entry.url.as_deref().unwrap_or_default(), true),
         };
         let result = match entry.kind {
             SinkKind::Email => email::probe(entry).await,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::config::{AlertEntry, SinkKind};
-use crate::model::{CheckKind, Significance, VersionSeq};
+use crate::pure::model::{CheckKind, Significance, VersionSeq};
 
 /// What the writer needs to know about a sink to queue its alerts: its name and filters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +30,8 @@ impl AlertRoute {
                 .match_feeds
                 .iter()
                 .map(|f| {
-                    crate::fetch::parse_watch_url(f).map_or_else(|_| f.clone(), |u| u.to_string())
+                    crate::net::fetch::parse_watch_url(f)
+                        .map_or_else(|_| f.clone(), |u| u.to_string())
                 })
                 .collect(),
         }
@@ -134,7 +135,7 @@ pub fn check_sink(entry: &AlertEntry) -> Result<(), String> {
             .as_deref()
             .ok_or_else(|| format!("a {} sink needs `url`", entry.kind.as_str()))?;
         // The URL may hold a token: errors show it redacted.
-        let shown = crate::secret::redact_url(url, true);
+        let shown = crate::pure::secret::redact_url(url, true);
         let parsed = url::Url::parse(url).map_err(|e| format!("bad url {shown:?}: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
             return Err(format!(

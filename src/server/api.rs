@@ -16,7 +16,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use super::html::{Pick, parse_time, pick_versions};
 use super::{ApiError, AppState, Failure, etag_of, immutable, not_modified};
-use crate::model::{Significance, VersionSeq, WatchId};
+use crate::pure::model::{Significance, VersionSeq, WatchId};
 use crate::store::{
     ChangeItem, ChangeQuery, SearchQuery, VersionMeta, WatchListItem, WatchQuery, WatchSort,
 };
@@ -451,12 +451,12 @@ async fn add_watch(
     State(state): State<AppState>,
     Json(body): Json<NewWatch>,
 ) -> Result<Response, ApiError> {
-    let url = crate::fetch::parse_watch_url(&body.url)
+    let url = crate::net::fetch::parse_watch_url(&body.url)
         .map_err(|e| Failure::bad_request(e.to_string()))?
         .to_string();
     let (item, added) = state
         .with_writer(move |s| {
-            let (id, added) = s.add_watch(&url, "api", &crate::model::now_rfc3339())?;
+            let (id, added) = s.add_watch(&url, "api", &crate::pure::model::now_rfc3339())?;
             let item = s
                 .watch_item(id)?
                 .ok_or_else(|| Failure::internal("the new watch is missing"))?;
@@ -519,7 +519,7 @@ async fn remove_watch(
             let item = s
                 .watch_item(WatchId(id))?
                 .ok_or_else(|| Failure::not_found(format!("no watch {id}")))?;
-            s.remove_watch(&item.url, &crate::model::now_rfc3339())?;
+            s.remove_watch(&item.url, &crate::pure::model::now_rfc3339())?;
             tracing::info!(url = %item.url, "watch removed through the API");
             Ok(())
         })
@@ -713,7 +713,7 @@ async fn diff_json(
     if let Some(r) = not_modified(&headers, &etag) {
         return Ok(r);
     }
-    let report = crate::diff::diff(&old.text, &new.text, context);
+    let report = crate::pure::diff::diff(&old.text, &new.text, context);
     let body = Diff {
         from: VersionInfo::from(&old.meta),
         to: VersionInfo::from(&new.meta),
@@ -728,9 +728,9 @@ async fn diff_json(
                     .into_iter()
                     .map(|l| DiffLine {
                         tag: match l.tag {
-                            crate::diff::LineTag::Equal => "equal",
-                            crate::diff::LineTag::Delete => "delete",
-                            crate::diff::LineTag::Insert => "insert",
+                            crate::pure::diff::LineTag::Equal => "equal",
+                            crate::pure::diff::LineTag::Delete => "delete",
+                            crate::pure::diff::LineTag::Insert => "insert",
                         }
                         .to_string(),
                         old_line: l.old_line,
@@ -777,7 +777,8 @@ async fn diff_unified(
             v.meta.final_url, v.meta.seq, v.meta.captured_at
         )
     };
-    let text = crate::diff::unified(&old.text, &new.text, &label(&old), &label(&new), context);
+    let text =
+        crate::pure::diff::unified(&old.text, &new.text, &label(&old), &label(&new), context);
     let response = ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response();
     Ok(immutable(response, &etag))
 }

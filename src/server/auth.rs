@@ -11,7 +11,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::model::Sha256Hash;
+use crate::pure::model::Sha256Hash;
 
 /// The cookie that carries a person's token after they log in on the login page.
 pub const SESSION_COOKIE: &str = "stet_session";

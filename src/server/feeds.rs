@@ -13,7 +13,7 @@ use axum::routing::get;
 use super::html::{ChangeFilter, change_row};
 use super::view::{escape, line_html};
 use super::{ApiError, AppState, Failure};
-use crate::model::WatchId;
+use crate::pure::model::WatchId;
 use crate::store::{ChangeItem, Store};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -59,13 +59,13 @@ fn entries(s: &Store, base: &str, changes: &[ChangeItem]) -> Result<Vec<Entry>, 
                     ex.words_added, ex.words_removed
                 ));
                 for l in &ex.lines {
-                    let line = crate::diff::Line {
+                    let line = crate::pure::diff::Line {
                         tag: l.tag,
                         old_line: None,
                         new_line: None,
                         segments: l.segments.clone(),
                     };
-                    let sign = if l.tag == crate::diff::LineTag::Delete {
+                    let sign = if l.tag == crate::pure::diff::LineTag::Delete {
                         "−"
                     } else {
                         "+"

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::view::{self, DiffView, Side, escape};
 use super::{AppState, Failure, auth, http_date, memento};
-use crate::model::{ContentHash, Significance, VersionSeq, WatchId};
+use crate::pure::model::{ContentHash, Significance, VersionSeq, WatchId};
 use crate::store::{
     ChangeItem, ChangeQuery, SearchQuery, Store, Version, VersionMeta, WatchListItem, WatchQuery,
     WatchSort,
@@ -354,11 +354,16 @@ async fn add_watch(
     Form(form): Form<AddForm>,
 ) -> PageResult {
     form_allowed(&state, &headers, form.csrf.as_deref())?;
-    let url = crate::fetch::parse_watch_url(&form.url)
+    let url = crate::net::fetch::parse_watch_url(&form.url)
         .map_err(|e| Failure::bad_request(e.to_string()))?
         .to_string();
     let id = state
-        .with_writer(move |s| Ok(s.add_watch(&url, "web", &crate::model::now_rfc3339())?.0))
+        .with_writer(move |s| {
+            Ok(
+                s.add_watch(&url, "web", &crate::pure::model::now_rfc3339())?
+                    .0,
+            )
+        })
         .await?;
     Ok(Redirect::to(&format!("/articles/{}", id.0)).into_response())
 }
@@ -380,7 +385,7 @@ async fn remove_watch(
             let item = s
                 .watch_item(WatchId(id))?
                 .ok_or_else(|| Failure::not_found(format!("no article {id}")))?;
-            s.remove_watch(&item.url, &crate::model::now_rfc3339())?;
+            s.remove_watch(&item.url, &crate::pure::model::now_rfc3339())?;
             Ok(())
         })
         .await?;
@@ -455,7 +460,7 @@ async fn article(
             for v in &versions {
                 let current = s.version(id, Some(v.seq))?;
                 if let (Some(old), Some(new)) = (&previous, &current) {
-                    let r = crate::diff::diff(&old.text, &new.text, 0);
+                    let r = crate::pure::diff::diff(&old.text, &new.text, 0);
                     sizes.insert(v.seq.0, (r.words_added, r.words_removed));
                 }
                 previous = current;
@@ -482,15 +487,17 @@ async fn article(
     for e in &events {
         let version = e.version.map(|v| v.0);
         let mut text = match e.kind {
-            crate::model::CheckKind::Captured => "first captured".to_string(),
-            crate::model::CheckKind::Edited => "edited".to_string(),
-            crate::model::CheckKind::Deleted => "deleted (gone on consecutive checks)".to_string(),
-            crate::model::CheckKind::Restored => "restored (online again)".to_string(),
+            crate::pure::model::CheckKind::Captured => "first captured".to_string(),
+            crate::pure::model::CheckKind::Edited => "edited".to_string(),
+            crate::pure::model::CheckKind::Deleted => {
+                "deleted (gone on consecutive checks)".to_string()
+            }
+            crate::pure::model::CheckKind::Restored => "restored (online again)".to_string(),
             other => other.as_str().to_string(),
         };
         if let Some(v) = e
             .version
-            .filter(|_| e.kind == crate::model::CheckKind::Edited)
+            .filter(|_| e.kind == crate::pure::model::CheckKind::Edited)
             && let Some((added, removed)) = sizes.get(&v.0)
         {
             text.push_str(&format!(": {added} word(s) added, {removed} removed"));
@@ -526,7 +533,7 @@ async fn article(
         .filter(|c| {
             matches!(
                 c.kind,
-                crate::model::CheckKind::Error | crate::model::CheckKind::Missing
+                crate::pure::model::CheckKind::Error | crate::pure::model::CheckKind::Missing
             )
         })
         .map(|c| {

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::{ApiError, AppState, Failure, http_date};
-use crate::model::WatchId;
+use crate::pure::model::WatchId;
 use crate::store::{Store, VersionMeta};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -47,7 +47,7 @@ fn original(path_url: &str, uri: &axum::http::Uri) -> String {
 /// The watch of an original URL (as given, or normalised as `watch add` does) with its
 /// versions.
 fn mementos(s: &Store, url: &str) -> Result<(WatchId, String, Vec<VersionMeta>), Failure> {
-    let normalised = crate::fetch::parse_watch_url(url)
+    let normalised = crate::net::fetch::parse_watch_url(url)
         .map(|u| u.to_string())
         .ok();
     for candidate in [Some(url.to_string()), normalised].into_iter().flatten() {

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 pub use auth::{Access, Exposed, new_token, token_hash};
 
 use crate::config::Config;
-use crate::model::Sha256Hash;
+use crate::pure::model::Sha256Hash;
 use crate::store::{Location, Store, StoreError};
 
 /// Where `stet serve` listens unless told otherwise.
@@ -219,8 +219,8 @@ impl AppState {
     pub(crate) async fn check_now(
         &self,
         url: String,
-    ) -> Result<crate::check::CheckReport, Failure> {
-        let checker = crate::check::Checker::new(&self.inner.config)
+    ) -> Result<crate::app::check::CheckReport, Failure> {
+        let checker = crate::app::check::Checker::new(&self.inner.config)
             .map_err(|e| Failure::internal(format!("cannot check: {e:#}")))?;
         let u = url.clone();
         let targets = self

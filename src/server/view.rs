@@ -3,7 +3,7 @@
 //! unchanged runs collapsible), each line as escaped HTML with its changed words in `<del>` or
 //! `<ins>`. Pure: takes texts, returns data; the templates lay it out.
 
-use crate::diff::{Line, LineTag, diff};
+use crate::pure::diff::{Line, LineTag, diff};
 
 /// Unchanged paragraphs kept visible on each side of a change; longer runs fold.
 const CONTEXT: usize = 1;
@@ -89,7 +89,7 @@ pub fn diff_view(old: &Side<'_>, new: &Side<'_>) -> DiffView {
                 tag: LineTag::Equal,
                 old_line: Some(i + 1),
                 new_line: Some(i + 1),
-                segments: vec![crate::diff::Segment {
+                segments: vec![crate::pure::diff::Segment {
                     changed: false,
                     text: l.to_string(),
                 }],

@@ -15,12 +15,12 @@ use super::{
 };
 use super::{CheckRecord, CheckRow, CheckTarget, EventRow, Recorded, Version, VersionMeta};
 use super::{WatchPage, WatchSummary, batch::SqliteBatch, pg::PgBatch};
-use crate::classify::WatchState;
-use crate::fetch::Validators;
-use crate::ledger::{Entry, ExportLine, Head};
-use crate::model::Sha256Hash;
-use crate::model::{BodyHash, ContentHash, VersionSeq, WatchId};
+use crate::net::fetch::Validators;
 use crate::notify::AlertRoute;
+use crate::pure::classify::WatchState;
+use crate::pure::ledger::{Entry, ExportLine, Head};
+use crate::pure::model::Sha256Hash;
+use crate::pure::model::{BodyHash, ContentHash, VersionSeq, WatchId};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -418,7 +418,7 @@ impl Store {
             .into_iter()
             .map(|row| {
                 row.entry
-                    .map(|e| crate::ledger::encode(e.seq, &e.prev_hash, &e.body))
+                    .map(|e| crate::pure::ledger::encode(e.seq, &e.prev_hash, &e.body))
                     .map_err(|why| StoreError::Corrupt(format!("ledger entry {}: {why}", row.seq)))
             })
             .collect()

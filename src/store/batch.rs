@@ -7,13 +7,13 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::blobs::{PackedBody, insert_blob, insert_packed};
 use super::{Result, Sqlite, StoreError, compress_text, ledger, outbox, proofs};
-use crate::classify::{Decision, Latest, Metadata, WatchState};
-use crate::fetch::Validators;
-use crate::ledger::EntryKind;
-use crate::model::{
+use crate::net::fetch::Validators;
+use crate::notify::AlertRoute;
+use crate::pure::classify::{Decision, Latest, Metadata, WatchState};
+use crate::pure::ledger::EntryKind;
+use crate::pure::model::{
     BodyHash, CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchId,
 };
-use crate::notify::AlertRoute;
 
 /// A newly observed article, ready to be stored if the rules say so.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{Result, Sqlite, StoreError, ZSTD_LEVEL};
-use crate::model::{BodyHash, Sha256Hash};
+use crate::pure::model::{BodyHash, Sha256Hash};
 
 /// Content-defined chunk sizes: small enough that a site's shared template and an article's
 /// unchanged parts fall into chunks already stored, large enough to compress well.

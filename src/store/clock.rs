@@ -1,4 +1,4 @@
-//! Moving due times after a jump of the wall clock (see [`crate::clock`]).
+//! Moving due times after a jump of the wall clock (see [`crate::pure::clock`]).
 //!
 //! Owns the one statement that shifts every pending `next_check_at` and `next_poll_at` by the
 //! same amount. Never decides whether the clock jumped.

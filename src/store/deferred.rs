@@ -8,7 +8,7 @@ use rusqlite::params;
 
 use super::Result;
 use super::batch::SqliteBatch;
-use crate::model::{VersionSeq, WatchId};
+use crate::pure::model::{VersionSeq, WatchId};
 
 impl SqliteBatch<'_> {
     /// Moves the watch's next check to `next_check_at` (RFC 3339); returns its current version.

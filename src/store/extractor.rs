@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use super::batch::SqliteBatch;
 use super::{Result, Sqlite, StoreError, decompress};
-use crate::model::{VersionSeq, WatchId};
+use crate::pure::model::{VersionSeq, WatchId};
 
 /// The latest version of a watch as stored: its raw body and the pipeline that read it.
 #[derive(Debug, Clone)]
@@ -93,8 +93,8 @@ impl SqliteBatch<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::{Decision, WatchState};
-    use crate::model::{CheckKind, Sha256Hash, WatchStatus};
+    use crate::pure::classify::{Decision, WatchState};
+    use crate::pure::model::{CheckKind, Sha256Hash, WatchStatus};
     use crate::store::Store;
     use crate::store::{Capture, CheckRecord};
 

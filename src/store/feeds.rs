@@ -1,13 +1,13 @@
 //! Feeds: adding, removing and syncing them, which are due, recording each poll, and the
 //! article watches a feed discovers.
 //!
-//! Never parses or fetches a feed: `crate::feeds` does.
+//! Never parses or fetches a feed: `crate::net::feeds` does.
 
 use rusqlite::params;
 use serde::Serialize;
 
 use super::{Result, Sqlite};
-use crate::fetch::Validators;
+use crate::net::fetch::Validators;
 
 /// A feed as the list shows it.
 #[derive(Debug, Clone, Serialize)]

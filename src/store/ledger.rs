@@ -1,17 +1,17 @@
 //! The ledger table and what reads the archive whole: appending chained entries inside the
 //! caller's transaction, the head, raw scans for `verify`, and JSON Lines export and import.
 //!
-//! Owns the SQL of the ledger; the entry format and the chain rule are in [`crate::ledger`].
+//! Owns the SQL of the ledger; the entry format and the chain rule are in [`crate::pure::ledger`].
 //! Never decides what counts as tampering: `verify` does, from what these scans return.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use zstd::bulk::Decompressor;
 
 use super::{Result, Sqlite, StoreError, ZSTD_LEVEL, decompress, decompress_text, insert_blob};
-use crate::ledger::{
+use crate::pure::ledger::{
     Entry, EntryBody, EntryKind, ExportEvent, ExportLine, ExportVersion, ExportWatch, Head,
 };
-use crate::model::{Sha256Hash, VersionSeq, WatchId};
+use crate::pure::model::{Sha256Hash, VersionSeq, WatchId};
 
 /// Article texts up to this size decompress into one reused buffer; larger ones stream.
 const TEXT_BUFFER: usize = 1 << 20;
@@ -629,7 +629,7 @@ impl Sqlite {
                         ],
                     )?;
                     let id = tx.last_insert_rowid();
-                    let status = if ev.kind == crate::model::CheckKind::Deleted {
+                    let status = if ev.kind == crate::pure::model::CheckKind::Deleted {
                         "deleted"
                     } else {
                         "live"

@@ -8,7 +8,7 @@
 use rusqlite::params;
 
 use super::{Result, Sqlite, WatchSummary, parse_col};
-use crate::model::WatchId;
+use crate::pure::model::WatchId;
 
 /// Which watches one page holds.
 #[derive(Debug, Clone, Copy)]

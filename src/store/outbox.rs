@@ -8,8 +8,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use super::{Result, Sqlite, parse_col, parse_opt_col};
-use crate::model::{CheckKind, Significance, VersionSeq, WatchId};
 use crate::notify::{AlertRoute, idempotency_key};
+use crate::pure::model::{CheckKind, Significance, VersionSeq, WatchId};
 
 /// Why a queued row is not delivered: the same change was already alerted (flip-flop).
 const REPEAT_NOTE: &str =

@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Result, StoreError};
-use crate::model::{ContentHash, Significance, VersionSeq, WatchId};
+use crate::pure::model::{ContentHash, Significance, VersionSeq, WatchId};
 
 /// What the watch list shows of one article.
 #[derive(Debug, Clone, Serialize)]

@@ -11,8 +11,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::ledger::append;
 use super::{Result, Sqlite, StoreError};
-use crate::ledger::{Entry, EntryBody, EntryKind};
-use crate::model::{Sha256Hash, VersionSeq};
+use crate::pure::ledger::{Entry, EntryBody, EntryKind};
+use crate::pure::model::{Sha256Hash, VersionSeq};
 
 /// A column's value as an entry commits to it: text as is, numbers in decimal, NULL absent.
 fn text_of(v: ValueRef<'_>) -> Option<String> {
@@ -196,7 +196,7 @@ impl Sqlite {
     /// The URL of a watch, as stored, and the versions row id of its version `seq`.
     pub fn version_row(
         &self,
-        watch: crate::model::WatchId,
+        watch: crate::pure::model::WatchId,
         seq: VersionSeq,
     ) -> Result<Option<(String, i64)>> {
         Ok(self

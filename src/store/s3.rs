@@ -82,7 +82,7 @@ impl BlobBucket {
         if let Some(s) = &config.secret_access_key {
             builder = builder.with_secret_access_key(s);
         }
-        crate::fetch::install_crypto_provider();
+        crate::net::fetch::install_crypto_provider();
         let store = builder.build().map_err(|e| err(e.to_string()))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

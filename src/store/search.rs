@@ -11,7 +11,7 @@ use rusqlite::{TransactionBehavior, params};
 use serde::Serialize;
 
 use super::Result;
-use crate::model::{VersionSeq, WatchId};
+use crate::pure::model::{VersionSeq, WatchId};
 
 /// Marks the start and the end of a matched term in [`SearchHit::snippet`].
 pub const MATCH_START: char = '\u{2}';

@@ -9,7 +9,7 @@ use rusqlite::params;
 use super::batch::SqliteBatch;
 use super::blobs::insert_blob;
 use super::{Result, Sqlite};
-use crate::model::{BodyHash, WatchId};
+use crate::pure::model::{BodyHash, WatchId};
 
 /// One kept body, for `history` and tests.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Result, Sqlite, StoreError, decompress_text, parse_col, parse_opt_col};
-use crate::model::{BodyHash, CheckKind, ContentHash, Significance, VersionSeq, WatchId};
+use crate::pure::model::{BodyHash, CheckKind, ContentHash, Significance, VersionSeq, WatchId};
 
 /// A stored version without its text.
 #[derive(Debug, Clone, Serialize)]

@@ -7,9 +7,9 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Result, Sqlite, ledger, parse_col};
-use crate::fetch::Validators;
-use crate::ledger::EntryKind;
-use crate::model::{BodyHash, WatchId, WatchStatus};
+use crate::net::fetch::Validators;
+use crate::pure::ledger::EntryKind;
+use crate::pure::model::{BodyHash, WatchId, WatchStatus};
 
 /// A watch as the list shows it.
 #[derive(Debug, Clone, Serialize)]

@@ -133,7 +133,7 @@ fn a_generated_web_of_fixture_pages_links_copies_and_not_same_event_articles() {
         w.same_event.len()
     );
     let (reads, found) = web::index_all(&w);
-    let t = stet::copies::Thresholds::default();
+    let t = stet::pure::copies::Thresholds::default();
     let (mut r, links) = web::score(&w, &reads, &found, &t);
     let p2 = w.phase2(18);
     web::score_phase2(&w, &reads, &links, &p2, &t, &mut r);

@@ -146,7 +146,7 @@ impl Page {
         flate2::read::GzDecoder::new(file)
             .read_to_end(&mut bytes)
             .map_err(|e| e.to_string())?;
-        let source = stet::extract::decode(&bytes, None);
+        let source = stet::pure::extract::decode(&bytes, None);
         let body = truth["articleBody"].as_str().ok_or("no full text")?;
         let paragraphs: Vec<String> = body.lines().map(str::to_string).collect();
         let title = truth["title"].as_str().unwrap_or_default().to_string();

@@ -271,7 +271,7 @@ fn an_edited_text_with_a_matching_content_hash_is_caught_by_the_ledger() {
     let (id, _, text) = version_row(&conn, 1);
     let text = String::from_utf8(zstd::decode_all(text.as_slice()).unwrap()).unwrap();
     let forged = text.replace("six weeks", "two weeks");
-    let hash = stet::model::Sha256Hash::of(forged.as_bytes()).to_hex();
+    let hash = stet::pure::model::Sha256Hash::of(forged.as_bytes()).to_hex();
     conn.execute(
         "UPDATE versions SET text_zstd = ?2, content_hash = ?3 WHERE id = ?1",
         params![id, zstd::encode_all(forged.as_bytes(), 3).unwrap(), hash],
@@ -353,7 +353,7 @@ fn a_rewritten_history_with_a_recomputed_chain_fails_against_the_published_head(
     let (id, _, text) = version_row(&conn, 1);
     let text = String::from_utf8(zstd::decode_all(text.as_slice()).unwrap()).unwrap();
     let forged = text.replace("six weeks", "two weeks");
-    let hash = stet::model::Sha256Hash::of(forged.as_bytes());
+    let hash = stet::pure::model::Sha256Hash::of(forged.as_bytes());
     conn.execute(
         "UPDATE versions SET text_zstd = ?2, content_hash = ?3 WHERE id = ?1",
         params![
@@ -387,7 +387,7 @@ fn a_rewritten_history_with_a_recomputed_chain_fails_against_the_published_head(
 
 /// Re-hashes every ledger entry in order with stet's own (documented) encoding.
 fn rechain(conn: &Connection) {
-    use stet::ledger::{Entry, EntryBody};
+    use stet::pure::ledger::{Entry, EntryBody};
     let mut stmt = conn
         .prepare(
             "SELECT seq, kind, watch_url, version_seq, at, content_hash, body_hash, meta
@@ -400,7 +400,9 @@ fn rechain(conn: &Connection) {
             Ok(EntryBody {
                 kind: r.get::<_, String>(1)?.parse().unwrap(),
                 url: r.get(2)?,
-                version: r.get::<_, Option<i64>>(3)?.map(stet::model::VersionSeq),
+                version: r
+                    .get::<_, Option<i64>>(3)?
+                    .map(stet::pure::model::VersionSeq),
                 at: r.get(4)?,
                 content_hash: parse(r.get(5)?),
                 body_hash: parse(r.get(6)?),

@@ -538,7 +538,7 @@ fn a_witness_accepts_consistent_checkpoints_and_answers_409_to_a_forked_archive(
 
 /// Re-hashes every ledger entry from the rows they record, as a forger who rewrote rows would.
 pub fn rechain_with_metadata(conn: &Connection) {
-    use stet::ledger::{Entry, EntryBody};
+    use stet::pure::ledger::{Entry, EntryBody};
     // Refresh each v2 entry's metadata from its row, then re-chain.
     conn.execute_batch(
         "UPDATE ledger SET meta = (SELECT json_array(v.loose_hash, CAST(v.http_status AS TEXT),
@@ -559,7 +559,9 @@ pub fn rechain_with_metadata(conn: &Connection) {
             Ok(EntryBody {
                 kind: r.get::<_, String>(1)?.parse().unwrap(),
                 url: r.get(2)?,
-                version: r.get::<_, Option<i64>>(3)?.map(stet::model::VersionSeq),
+                version: r
+                    .get::<_, Option<i64>>(3)?
+                    .map(stet::pure::model::VersionSeq),
                 at: r.get(4)?,
                 content_hash: parse(r.get(5)?),
                 body_hash: parse(r.get(6)?),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use stet::budget::{self, Budget};
+use stet::pure::budget::{self, Budget};
 
 /// The time one parse of one generated input may take (debug build, shared machine).
 const LIMIT: Duration = Duration::from_secs(3);
@@ -134,22 +134,22 @@ proptest! {
         ct in "\\PC{0,40}",
     ) {
         timed("decode", &(&body, &ct), || {
-            let _ = stet::extract::decode(&body, Some(&ct));
-            let _ = stet::extract::check_html(Some(&ct), &body);
+            let _ = stet::pure::extract::decode(&body, Some(&ct));
+            let _ = stet::pure::extract::check_html(Some(&ct), &body);
         });
     }
 
     #[test]
     fn feeds_and_sitemaps_take_any_bytes(body in prop::collection::vec(any::<u8>(), 0..600)) {
-        timed("parse_listing", &body, || { let _ = stet::feeds::parse_listing(&body); });
+        timed("parse_listing", &body, || { let _ = stet::net::feeds::parse_listing(&body); });
     }
 
     #[test]
     fn feeds_and_sitemaps_take_xml_soup(xml in xml_soup()) {
-        timed("parse_listing", &xml, || { let _ = stet::feeds::parse_listing(xml.as_bytes()); });
+        timed("parse_listing", &xml, || { let _ = stet::net::feeds::parse_listing(xml.as_bytes()); });
         let base = url::Url::parse("https://news.example/").unwrap();
         for link in xml.split(['<', '>', '"']) {
-            if let Some(url) = stet::feeds::canonical_article_url(link, &base) {
+            if let Some(url) = stet::net::feeds::canonical_article_url(link, &base) {
                 // A feed never makes a watch of a URL with credentials.
                 prop_assert!(url.username().is_empty() && url.password().is_none(), "{url}");
             }
@@ -175,7 +175,7 @@ proptest! {
     #[test]
     fn header_values_take_any_text(value in "\\PC{0,60}") {
         timed("retry-after", &value, || {
-            if let Some(wait) = stet::fetch::parse_retry_after(&value) {
+            if let Some(wait) = stet::net::fetch::parse_retry_after(&value) {
                 assert!(wait <= Duration::from_secs(86400));
             }
         });
@@ -183,7 +183,7 @@ proptest! {
 
     #[test]
     fn watch_urls_take_any_text(input in "\\PC{0,80}") {
-        if let Err(e) = stet::fetch::parse_watch_url(&input) {
+        if let Err(e) = stet::net::fetch::parse_watch_url(&input) {
             let shown = e.to_string();
             // A refused URL never echoes a password back.
             if let Ok(u) = url::Url::parse(input.trim())

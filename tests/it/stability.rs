@@ -9,8 +9,8 @@ use std::sync::LazyLock;
 use dom_query::{Document, NodeRef};
 use proptest::prelude::*;
 use regex::Regex;
-use stet::extract::extract;
-use stet::fingerprint::Fingerprint;
+use stet::pure::extract::extract;
+use stet::pure::fingerprint::Fingerprint;
 
 use crate::{fixture, fixture_names};
 

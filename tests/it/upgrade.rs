@@ -7,9 +7,9 @@
 //! canonical text pipeline "1" produced from it (`tests/fixtures/extractor-1/*.txt.zst`, written by
 //! that release's `stet extract`), recorded through the store without an extractor version.
 
-use stet::classify::{Decision, WatchState};
-use stet::fingerprint::Fingerprint;
-use stet::model::{CheckKind, Sha256Hash, VersionSeq, WatchStatus};
+use stet::pure::classify::{Decision, WatchState};
+use stet::pure::fingerprint::Fingerprint;
+use stet::pure::model::{CheckKind, Sha256Hash, VersionSeq, WatchStatus};
 use stet::store::{Capture, CheckRecord, Store};
 
 use crate::site::{Route, Site};
@@ -83,7 +83,7 @@ fn an_extractor_upgrade_is_a_rebaseline_not_an_edit() {
         let url = site.url(&format!("/a/{name}"));
         let source = fixture(name, "source.html");
         let legacy = legacy_text(name);
-        let current = Fingerprint::of(&stet::extract::extract(&source, &url));
+        let current = Fingerprint::of(&stet::pure::extract::extract(&source, &url));
         // The test means something only where the pipelines disagree.
         assert_ne!(
             current.canonical_text, legacy,

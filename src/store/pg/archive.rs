@@ -5,9 +5,9 @@ use postgres::GenericClient;
 use postgres::types::ToSql;
 
 use super::{Pg, WRITE_LOCK, append_watch, host_of, parse, parse_opt, worker_id};
-use crate::fetch::Validators;
-use crate::ledger::EntryKind;
-use crate::model::{VersionSeq, WatchId};
+use crate::net::fetch::Validators;
+use crate::pure::ledger::EntryKind;
+use crate::pure::model::{VersionSeq, WatchId};
 use crate::store::{
     CheckRow, CheckTarget, EventRow, FeedRow, Result, StoreError, Version, VersionMeta, WatchPage,
     WatchSummary, decompress_text,

@@ -25,8 +25,8 @@ use postgres::{Client, GenericClient, NoTls};
 
 use super::s3::BlobBucket;
 use super::{Location, Result, StoreError};
-use crate::ledger::{Entry, EntryBody, EntryKind};
-use crate::model::Sha256Hash;
+use crate::pure::ledger::{Entry, EntryBody, EntryKind};
+use crate::pure::model::Sha256Hash;
 
 /// The schema, one plain SQL file per step, applied in order and recorded by name.
 const MIGRATIONS: &[(&str, &str)] = &[

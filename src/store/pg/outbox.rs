@@ -5,8 +5,8 @@
 use postgres::GenericClient;
 
 use super::{Pg, parse, parse_opt, worker_id};
-use crate::model::{CheckKind, Significance, VersionSeq, WatchId};
 use crate::notify::{AlertRoute, idempotency_key};
+use crate::pure::model::{CheckKind, Significance, VersionSeq, WatchId};
 use crate::store::{AlertCount, DueAlert, OutboxRow, Result};
 
 /// Why a queued row is not delivered: the same change was already alerted (flip-flop).

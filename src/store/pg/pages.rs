@@ -7,7 +7,7 @@
 use postgres::types::ToSql;
 
 use super::Pg;
-use crate::model::{ContentHash, VersionSeq, WatchId};
+use crate::pure::model::{ContentHash, VersionSeq, WatchId};
 use crate::store::pages::{WATCH_ITEM_COLUMNS, changes_sql, watch_list_finish, watch_list_sql};
 use crate::store::{
     ChangeItem, ChangeQuery, LedgerPosition, Result, StoreError, VerificationRun, WatchListItem,

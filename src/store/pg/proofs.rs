@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use postgres::GenericClient;
 
 use super::{Pg, append};
-use crate::ledger::{Entry, EntryBody, EntryKind};
-use crate::model::{Sha256Hash, VersionSeq, WatchId};
+use crate::pure::ledger::{Entry, EntryBody, EntryKind};
+use crate::pure::model::{Sha256Hash, VersionSeq, WatchId};
 use crate::store::{Result, StoreError, StoredCheckpoint, WitnessState};
 
 /// A version row's columns as an entry commits to them: every metadata column as text (numbers

@@ -6,10 +6,10 @@ use std::cell::RefCell;
 use postgres::GenericClient;
 
 use super::{Pg, WRITE_LOCK, append_watch, blocking, parse, worker_id};
-use crate::classify::{Latest, Metadata, WatchState};
-use crate::ledger::EntryKind;
-use crate::model::{BodyHash, CheckKind, ContentHash, Significance, VersionSeq, WatchId};
 use crate::notify::AlertRoute;
+use crate::pure::classify::{Latest, Metadata, WatchState};
+use crate::pure::ledger::EntryKind;
+use crate::pure::model::{BodyHash, CheckKind, ContentHash, Significance, VersionSeq, WatchId};
 use crate::store::blobs::{PackedBody, compress, decompress_chunks};
 use crate::store::s3::BlobBucket;
 use crate::store::{CheckRecord, Recorded, Result, StoreError, compress_text};

@@ -6,10 +6,10 @@ use postgres::GenericClient;
 
 use super::record::{body_of, insert_body};
 use super::{Pg, append, last, parse, parse_opt};
-use crate::ledger::{
+use crate::pure::ledger::{
     Entry, EntryBody, EntryKind, ExportEvent, ExportLine, ExportVersion, ExportWatch, Head,
 };
-use crate::model::{CheckKind, Sha256Hash, VersionSeq, WatchId};
+use crate::pure::model::{CheckKind, Sha256Hash, VersionSeq, WatchId};
 use crate::store::{
     BlobRow, EventCheckRow, ImportError, LedgerRow, Result, StoreError, VersionRow, compress_text,
     decompress_text,

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use postgres::types::ToSql;
 
 use super::Pg;
-use crate::model::{VersionSeq, WatchId};
+use crate::pure::model::{VersionSeq, WatchId};
 use crate::store::search::search_terms;
 use crate::store::{MATCH_END, MATCH_START, Result, SearchHit, SearchQuery, StoreError};
 

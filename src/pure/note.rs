@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 
-use crate::model::Sha256Hash;
+use crate::pure::model::Sha256Hash;
 
 /// The algorithm byte of Ed25519 keys in signed notes.
 const ALG_ED25519: u8 = 0x01;

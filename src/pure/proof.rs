@@ -10,10 +10,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::{Entry, EntryKind};
-use crate::merkle;
-use crate::model::Sha256Hash;
-use crate::note::{Note, Verifier};
+use crate::pure::ledger::{Entry, EntryKind};
+use crate::pure::merkle;
+use crate::pure::model::Sha256Hash;
+use crate::pure::note::{Note, Verifier};
 
 /// The first line of a C2SP tlog-proof.
 pub const TLOG_PROOF_HEADER: &str = "c2sp.org/tlog-proof@v1";
@@ -31,7 +31,7 @@ pub enum ProofFileError {
     #[error("malformed proof file: {0}")]
     File(String),
     #[error("checkpoint signature: {0}")]
-    Signature(#[from] crate::note::NoteError),
+    Signature(#[from] crate::pure::note::NoteError),
     #[error("inclusion proof of entry {seq}: {source}")]
     Inclusion {
         seq: i64,
@@ -329,7 +329,7 @@ pub fn check_file(file: &ProofFile, key: Option<&Verifier>) -> Result<Proven, Pr
             .extra
             .as_ref()
             .ok_or_else(|| ProofFileError::TlogProof("no extra data (the entry)".into()))?;
-        let entry = crate::ledger::decode(data).map_err(ProofFileError::File)?;
+        let entry = crate::pure::ledger::decode(data).map_err(ProofFileError::File)?;
         if entry.seq < 1 || (entry.seq - 1) as u64 != p.index {
             return mismatch(format!(
                 "the entry is entry {} but the proof is of index {}",
@@ -413,7 +413,7 @@ pub fn check_file(file: &ProofFile, key: Option<&Verifier>) -> Result<Proven, Pr
             let token = B64
                 .decode(&t.token_base64)
                 .map_err(|_| ProofFileError::File("the timestamp token is not base64".into()))?;
-            let info = crate::timestamp::token_info(&token)
+            let info = crate::pure::timestamp::token_info(&token)
                 .map_err(|e| ProofFileError::File(format!("timestamp token: {e}")))?;
             let expected = Sha256Hash::of(cp.text().as_bytes());
             if info.imprint != expected.0 {

@@ -12,7 +12,7 @@
 
 use std::io::{self, Write};
 
-use crate::model::Sha256Hash;
+use crate::pure::model::Sha256Hash;
 
 /// One stored version, as the WARC writer needs it.
 pub struct Capture<'a> {

@@ -10,11 +10,11 @@ use std::collections::BTreeSet;
 
 use url::Url;
 
-use crate::check::Checker;
+use crate::app::check::Checker;
 use crate::config::Config;
-use crate::fetch::{AddressPolicy, Payload};
-use crate::model::now_rfc3339;
-use crate::scheduler::Cadence;
+use crate::net::fetch::{AddressPolicy, Payload};
+use crate::pure::model::now_rfc3339;
+use crate::pure::scheduler::Cadence;
 use crate::store::{FeedRow, Store};
 
 /// Query parameters that identify a campaign, not an article.
@@ -286,7 +286,7 @@ async fn fetch_listing(
     checker: &Checker,
     config: &Config,
     feed: &FeedRow,
-) -> Result<Option<(crate::fetch::Validators, Vec<String>)>, String> {
+) -> Result<Option<(crate::net::fetch::Validators, Vec<String>)>, String> {
     let url = Url::parse(&feed.url).map_err(|e| e.to_string())?;
     let fetcher = checker.fetcher();
     let _permit = checker

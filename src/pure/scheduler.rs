@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::model::WatchStatus;
+use crate::pure::model::WatchStatus;
 
 /// How often something is checked: a cron schedule or a fixed interval.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{BodyHash, ContentHash, Sha256Hash, VersionSeq};
+use crate::pure::model::{BodyHash, ContentHash, Sha256Hash, VersionSeq};
 
 /// Domain tag, the first field of every encoded entry without metadata.
 pub const ENCODING_TAG: &str = "stet-ledger-v1";
@@ -96,8 +96,8 @@ impl EntryKind {
     }
 
     /// The entry kind of an event row's kind (`captured`, `edited`, ...).
-    pub fn of_event(kind: crate::model::CheckKind) -> Option<Self> {
-        use crate::model::CheckKind as K;
+    pub fn of_event(kind: crate::pure::model::CheckKind) -> Option<Self> {
+        use crate::pure::model::CheckKind as K;
         match kind {
             K::Captured => Some(Self::Captured),
             K::Edited => Some(Self::Edited),
@@ -108,8 +108,8 @@ impl EntryKind {
     }
 
     /// The `events.kind` an event entry records.
-    pub fn event_kind(self) -> Option<crate::model::CheckKind> {
-        use crate::model::CheckKind as K;
+    pub fn event_kind(self) -> Option<crate::pure::model::CheckKind> {
+        use crate::pure::model::CheckKind as K;
         match self {
             Self::Captured => Some(K::Captured),
             Self::Edited => Some(K::Edited),
@@ -500,11 +500,11 @@ pub struct ExportVersion {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExportEvent {
-    pub kind: crate::model::CheckKind,
+    pub kind: crate::pure::model::CheckKind,
     pub at: String,
     pub version: Option<VersionSeq>,
     pub from_version: Option<VersionSeq>,
-    pub significance: Option<crate::model::Significance>,
+    pub significance: Option<crate::pure::model::Significance>,
     pub reverted_to: Option<VersionSeq>,
     pub detail: Option<String>,
 }

@@ -8,8 +8,8 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::extract::Article;
-use crate::model::{ContentHash, Sha256Hash};
+use crate::pure::extract::Article;
+use crate::pure::model::{ContentHash, Sha256Hash};
 
 /// An article reduced to what is compared and hashed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,7 +25,7 @@ pub enum UrlError {
 /// reaches the server, so two URLs differing only by it are the same article.
 pub fn parse_watch_url(input: &str) -> Result<Url, UrlError> {
     let invalid = |reason: String| UrlError::Invalid {
-        url: crate::secret::redact_url(input, false),
+        url: crate::pure::secret::redact_url(input, false),
         reason,
     };
     let mut url = Url::parse(input.trim()).map_err(|e| invalid(e.to_string()))?;

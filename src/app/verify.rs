@@ -10,8 +10,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::ledger::{Entry, EntryKind, Head, PublishedHead, check_link};
-use crate::model::Sha256Hash;
+use crate::pure::ledger::{Entry, EntryKind, Head, PublishedHead, check_link};
+use crate::pure::model::Sha256Hash;
 use crate::store::{Store, StoreError};
 
 /// One row that does not verify, and why.
@@ -392,7 +392,7 @@ pub fn verify(store: &Store, against: Option<PublishedHead>) -> Result<Report, S
                 describe(v.seq, v.url.as_deref()),
                 format!(
                     "no ledger entry commits to this version's metadata ({})",
-                    crate::ledger::VERSION_META.join(", ")
+                    crate::pure::ledger::VERSION_META.join(", ")
                 ),
             );
         }
@@ -416,7 +416,7 @@ pub fn verify(store: &Store, against: Option<PublishedHead>) -> Result<Report, S
                 what,
                 format!(
                     "no ledger entry commits to this event's details ({})",
-                    crate::ledger::EVENT_META.join(", ")
+                    crate::pure::ledger::EVENT_META.join(", ")
                 ),
             );
         }
@@ -500,7 +500,7 @@ fn describe_opt(seq: Option<i64>, url: Option<&str>) -> String {
 pub fn against_checkpoint(
     store: &Store,
     note: &str,
-    key: &crate::note::Verifier,
+    key: &crate::pure::note::Verifier,
 ) -> Result<Vec<Failure>, StoreError> {
     let fail = |row: String, reason: String| Failure {
         table: "ledger",
@@ -508,11 +508,11 @@ pub fn against_checkpoint(
         what: "published checkpoint".into(),
         reason,
     };
-    let cp = match crate::proof::Checkpoint::open(note, key) {
+    let cp = match crate::pure::proof::Checkpoint::open(note, key) {
         Ok(cp) => cp,
         Err(e) => return Ok(vec![fail("?".into(), e.to_string())]),
     };
-    let tree = match crate::publish::current_tree(store) {
+    let tree = match crate::app::publish::current_tree(store) {
         Ok(t) => t,
         // An unreadable entry is reported by the chain check; no tree can be built over it.
         Err(e) => {
@@ -537,7 +537,7 @@ pub fn against_checkpoint(
     let proof = tree
         .consistency(cp.size, tree.size())
         .expect("the size was checked");
-    match crate::merkle::verify_consistency(cp.size, tree.size(), &cp.root, &root, &proof) {
+    match crate::pure::merkle::verify_consistency(cp.size, tree.size(), &cp.root, &root, &proof) {
         Ok(()) => Ok(Vec::new()),
         Err(e) => Ok(vec![fail(
             cp.size.to_string(),

@@ -14,11 +14,11 @@ use anyhow::Context as _;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::check::Checker;
-use crate::clock::{JumpDetector, Reading};
+use crate::app::check::Checker;
 use crate::config::Config;
-use crate::feeds;
-use crate::model::now_rfc3339;
+use crate::net::feeds;
+use crate::pure::clock::{JumpDetector, Reading};
+use crate::pure::model::now_rfc3339;
 use crate::store::{Location, Store};
 
 /// The longest the loop sleeps before looking at the database again (watches may be added by
@@ -104,7 +104,7 @@ pub async fn run(
     let notifier = crate::notify::spawn(config.clone(), db_path.clone(), shutdown.clone());
     // Signed checkpoints on the `[ledger] publish` schedule (read at start, not on reload).
     let publisher =
-        crate::publish::spawn_schedule(config.clone(), db_path.clone(), shutdown.clone());
+        crate::app::publish::spawn_schedule(config.clone(), db_path.clone(), shutdown.clone());
     let web = spawn_server(&config, &db_path, shutdown.clone()).await?;
     // One read connection for the loop's questions (what is due, and when next); passes and
     // feed polls write through their own.
@@ -387,7 +387,7 @@ pub fn sync_config(store: &mut Store, config: &Config) -> anyhow::Result<()> {
     let at = now_rfc3339();
     let mut urls = Vec::new();
     for w in &config.watches {
-        urls.push(crate::fetch::parse_watch_url(&w.url)?.to_string());
+        urls.push(crate::net::fetch::parse_watch_url(&w.url)?.to_string());
     }
     store.sync_config_watches(&urls, &at)?;
     for (w, url) in config.watches.iter().zip(&urls) {
@@ -395,7 +395,7 @@ pub fn sync_config(store: &mut Store, config: &Config) -> anyhow::Result<()> {
     }
     let mut feeds = Vec::new();
     for f in &config.feed_entries {
-        let url = crate::fetch::parse_watch_url(&f.url)?.to_string();
+        let url = crate::net::fetch::parse_watch_url(&f.url)?.to_string();
         feeds.push((url, f.schedule.clone(), f.robots));
     }
     store.sync_config_feeds(&feeds, &at)?;

@@ -14,9 +14,9 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::model::{Sha256Hash, now_rfc3339};
-use crate::note::Signer;
-use crate::proof::{Checkpoint, Tree, add_checkpoint_body};
+use crate::pure::model::{Sha256Hash, now_rfc3339};
+use crate::pure::note::Signer;
+use crate::pure::proof::{Checkpoint, Tree, add_checkpoint_body};
 use crate::store::{Location, Store};
 
 /// Why a checkpoint could not be published at all.
@@ -30,12 +30,12 @@ pub enum PublishError {
     #[error("the signing key {path} is not a signer key: {source}")]
     Key {
         path: PathBuf,
-        source: crate::note::NoteError,
+        source: crate::pure::note::NoteError,
     },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error("cannot sign the checkpoint: {0}")]
-    Sign(#[from] crate::note::NoteError),
+    Sign(#[from] crate::pure::note::NoteError),
     #[error("cannot start the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
 }
@@ -150,7 +150,7 @@ pub async fn publish(
         }
     };
     tracing::info!(id, tree_size = cp.size, root = %cp.root, new, "checkpoint");
-    crate::fetch::install_crypto_provider();
+    crate::net::fetch::install_crypto_provider();
     let client = reqwest::Client::builder()
         .user_agent(config.fetch.user_agent_header())
         .timeout(config.fetch.timeout())
@@ -235,8 +235,11 @@ async fn request_timestamp(
     let nonce = u64::from_be_bytes(nonce) >> 1;
     let response = client
         .post(url)
-        .header(reqwest::header::CONTENT_TYPE, crate::timestamp::QUERY_TYPE)
-        .body(crate::timestamp::request(&digest, nonce))
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            crate::pure::timestamp::QUERY_TYPE,
+        )
+        .body(crate::pure::timestamp::request(&digest, nonce))
         .send()
         .await
         .map_err(|e| format!("cannot reach {url}: {e}"))?;
@@ -248,8 +251,9 @@ async fn request_timestamp(
     if !status.is_success() {
         return Err(format!("{url} answered {status}"));
     }
-    let token = crate::timestamp::reply_token(&body).map_err(|e| e.to_string())?;
-    let info = crate::timestamp::check_token(&token, &digest, nonce).map_err(|e| e.to_string())?;
+    let token = crate::pure::timestamp::reply_token(&body).map_err(|e| e.to_string())?;
+    let info =
+        crate::pure::timestamp::check_token(&token, &digest, nonce).map_err(|e| e.to_string())?;
     Ok((token, info.gen_time))
 }
 
@@ -380,7 +384,8 @@ pub fn spawn_schedule(
     db: Location,
     shutdown: CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    let cadence: crate::scheduler::Cadence = config.ledger.publish.as_deref()?.parse().ok()?;
+    let cadence: crate::pure::scheduler::Cadence =
+        config.ledger.publish.as_deref()?.parse().ok()?;
     let key = config.ledger.key_path(&db);
     let signer = match read_signer(&key) {
         Ok(s) => s,

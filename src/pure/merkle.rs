@@ -8,7 +8,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::model::Sha256Hash;
+use crate::pure::model::Sha256Hash;
 
 /// The hash of a leaf whose data is `data`.
 pub fn leaf_hash(data: &[u8]) -> Sha256Hash {

@@ -22,7 +22,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use url::Url;
 
-use crate::fetch::{Fetcher, Payload, Validators};
+use crate::net::fetch::{Fetcher, Payload, Validators};
 
 /// How long a fetched robots.txt is trusted.
 const ROBOTS_TTL: Duration = Duration::from_secs(24 * 3600);

@@ -2,7 +2,7 @@
 //!
 //! Owns a linear scan of the raw markup that measures a page's shape (nesting depth, element
 //! count, attribute sizes) before any parser sees it, and [`extract_within`], which applies the
-//! budget and then calls [`crate::extract::extract`]. The HTML parser and the readability pass
+//! budget and then calls [`crate::pure::extract::extract`]. The HTML parser and the readability pass
 //! cost more than linear time on deep trees (a page of 8,000 nested `<div>` took 43 s), and their
 //! recursive walks can overflow the stack, so the shape is judged before parsing, in time
 //! proportional to the page's bytes. Pure: never does I/O, never parses a tree, and never changes
@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use crate::extract::{self, Article};
+use crate::pure::extract::{self, Article};
 
 /// The most wall-clock time a pass waits for one page's extraction, for shapes the scan does not
 /// foresee. Pages within the shape budget take milliseconds.

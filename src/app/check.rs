@@ -18,17 +18,17 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::budget;
-use crate::classify::{self, GoneReason, Observation, Policy};
 use crate::config::Config;
-use crate::extract;
-use crate::fetch::{AddressPolicy, Fetcher, Payload, Validators};
-use crate::fingerprint::Fingerprint;
-use crate::model::{
+use crate::net::fetch::{AddressPolicy, Fetcher, Payload, Validators};
+use crate::net::polite::{Health, Politeness};
+use crate::pure::budget;
+use crate::pure::classify::{self, GoneReason, Observation, Policy};
+use crate::pure::extract;
+use crate::pure::fingerprint::Fingerprint;
+use crate::pure::model::{
     BodyHash, CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchId, now_rfc3339,
 };
-use crate::polite::{Health, Politeness};
-use crate::scheduler::{self, Cadence, DueInput, Next, SchedulePolicy};
+use crate::pure::scheduler::{self, Cadence, DueInput, Next, SchedulePolicy};
 use crate::store::{Capture, CheckRecord, CheckTarget, ChunkIndex, Location, PackedBody, Store};
 
 /// How many checks of a pass wait for their host at once, at most (each holds about 1.6 KB
@@ -241,7 +241,7 @@ fn rules_by_url<'a>(
         if rules.is_empty() {
             continue;
         }
-        let url = crate::fetch::parse_watch_url(url)?.to_string();
+        let url = crate::net::fetch::parse_watch_url(url)?.to_string();
         out.insert(url, Arc::new(rules));
     }
     Ok(out)
@@ -438,7 +438,7 @@ async fn fetch_and_read(
         Ok(r) => r,
         Err(e) => {
             tracing::debug!(url = %target.url, error = %e, "fetch failed");
-            use crate::fetch::FetchError as E;
+            use crate::net::fetch::FetchError as E;
             if matches!(e, E::Timeout | E::Reset | E::Connect(_) | E::Truncated(_)) {
                 probe.health = Some(Health::Failed);
             }

@@ -8,7 +8,9 @@
 
 use url::Url;
 
-use crate::model::{CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchStatus};
+use crate::pure::model::{
+    CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchStatus,
+};
 
 /// Tunables of the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
