@@ -320,6 +320,50 @@ pub struct WatchEntry {
     /// Regular expressions: paragraphs (lines) matching one are dropped from the article.
     #[serde(default)]
     pub ignore_text: Vec<String>,
+    /// A way in past a wall: a file of request headers sent for this URL only, one
+    /// `Name: value` per line (`Cookie: session=...`, `Authorization: Bearer ...`); a relative
+    /// path is looked up in `$CREDENTIALS_DIRECTORY`, then next to the config file.
+    #[serde(default)]
+    pub headers_file: Option<PathBuf>,
+    /// The same, from an environment variable (lines separated by newlines).
+    #[serde(default)]
+    pub headers_env: Option<String>,
+    /// The headers read from `headers_file` or `headers_env`; their values are secrets.
+    #[serde(skip)]
+    pub headers: Vec<(String, Secret)>,
+}
+
+/// Reads request header lines (`Name: value`; blank lines and `#` comments skipped). Errors
+/// name the line, never a value.
+fn parse_header_lines(text: &str) -> Result<Vec<(String, Secret)>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(format!("line {}: not a `Name: value` header", n + 1));
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(format!("line {}: {name:?} is not a header name", n + 1));
+        }
+        if reqwest::header::HeaderValue::from_str(value).is_err() {
+            return Err(format!(
+                "line {}: the value of {name} is not a header value",
+                n + 1
+            ));
+        }
+        if name.eq_ignore_ascii_case("host") {
+            return Err(format!("line {}: Host cannot be set", n + 1));
+        }
+        out.push((name.to_string(), Secret::new(value)));
+    }
+    if out.is_empty() {
+        return Err("no header in it".into());
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -875,6 +919,33 @@ impl Config {
             {
                 alert.url = Some(v.expose().trim().to_string());
             }
+        }
+        for watch in &mut self.watches {
+            let (line, column) = line_and_column(text, text.find(&watch.url).unwrap_or(0));
+            let err = |message: String| ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                message: format!("watch {}: {message}", secret::redact_url(&watch.url, false)),
+            };
+            let text = match (&watch.headers_file, &watch.headers_env) {
+                (Some(_), Some(_)) => {
+                    return Err(err("give headers_file or headers_env, not both".into()));
+                }
+                (Some(file), None) => {
+                    let p = secret::file_path(file, &config_dir, credentials.as_deref());
+                    let v = secret::from_file(&p).map_err(|e| err(e.to_string()))?;
+                    let what = format!("headers_file {}", p.display());
+                    (v, what)
+                }
+                (None, Some(name)) => {
+                    let v = secret::from_env(name).map_err(|e| err(e.to_string()))?;
+                    (v, format!("headers_env {name}"))
+                }
+                (None, None) => continue,
+            };
+            watch.headers =
+                parse_header_lines(text.0.expose()).map_err(|m| err(format!("{}: {m}", text.1)))?;
         }
         Ok(())
     }

@@ -29,6 +29,7 @@ use crate::pure::model::{
     BodyHash, CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchId, now_rfc3339,
 };
 use crate::pure::scheduler::{self, Cadence, DueInput, Next, SchedulePolicy};
+use crate::pure::wall;
 use crate::store::{Capture, CheckRecord, CheckTarget, ChunkIndex, Location, PackedBody, Store};
 
 /// How many checks of a pass wait for their host at once, at most (each holds about 1.6 KB
@@ -62,6 +63,10 @@ pub struct CheckReport {
     /// For a `deferred` check: when the watch is due again (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_at: Option<String>,
+    /// The kind of wall the page put in front of the article (`paywall`, `registration`,
+    /// `consent`): on a `blocked` check, and on a version stored from a walled page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wall: Option<&'static str>,
 }
 
 /// Counts of a finished pass.
@@ -100,6 +105,9 @@ struct Probe {
     content_type: Option<String>,
     /// The watch's own extraction rules.
     rules: Arc<extract::Options>,
+    /// The page's wall signs, when it has any: judged against the latest version's text by
+    /// the writer.
+    wall_signs: Option<wall::Signs>,
 }
 
 impl Probe {
@@ -111,6 +119,7 @@ impl Probe {
         self.validators = None;
         self.retry_after = None;
         self.health = None;
+        self.wall_signs = None;
     }
 
     /// The check is not made: the host asked for a pause that lasts `wait` more.
@@ -148,6 +157,8 @@ pub struct Checker {
     /// Extraction rules of `[[feed]]` entries that have any, by feed URL: they apply to the
     /// articles the feed found.
     feed_rules: HashMap<String, Arc<extract::Options>>,
+    /// Request headers of `[[watch]]` entries that give a way in past a wall, by watch URL.
+    watch_headers: HashMap<String, Arc<Vec<(String, crate::pure::secret::Secret)>>>,
 }
 
 impl Checker {
@@ -187,6 +198,12 @@ impl Checker {
                     .iter()
                     .map(|f| (&f.url, f.extract_options())),
             )?,
+            watch_headers: config
+                .watches
+                .iter()
+                .filter(|w| !w.headers.is_empty())
+                .map(|w| (w.url.clone(), Arc::new(w.headers.clone())))
+                .collect(),
         })
     }
 
@@ -365,6 +382,7 @@ impl Checker {
             unparsed: None,
             content_type: None,
             rules,
+            wall_signs: None,
         };
         let Ok(url) = Url::parse(&target.url) else {
             probe.observation = Observation::Failed("invalid URL".into());
@@ -398,6 +416,9 @@ impl Checker {
             // part stays small.
             Box::pin(fetch_and_read(
                 fetcher,
+                self.watch_headers
+                    .get(&target.url)
+                    .map_or(&[][..], |h| h.as_slice()),
                 &self.extract_slots,
                 db_path,
                 &target,
@@ -428,13 +449,17 @@ impl Checker {
 /// article was read).
 async fn fetch_and_read(
     fetcher: &Fetcher,
+    headers: &[(String, crate::pure::secret::Secret)],
     extract_slots: &tokio::sync::Semaphore,
     db_path: &Location,
     target: &CheckTarget,
     original: &Url,
     probe: &mut Probe,
 ) {
-    let response = match fetcher.fetch(&target.url, &target.validators).await {
+    let response = match fetcher
+        .fetch_with(&target.url, &target.validators, headers)
+        .await
+    {
         Ok(r) => r,
         Err(e) => {
             tracing::debug!(url = %target.url, error = %e, "fetch failed");
@@ -536,7 +561,8 @@ async fn fetch_and_read(
             probe.observation = Observation::Failed(format!("too_complex: {reason}"));
             probe.unparsed = Some((body_hash, body));
         }
-        Ok(Analysis::Article(capture)) => {
+        Ok(Analysis::Article(capture, signs)) => {
+            probe.wall_signs = signs;
             probe.observation = Observation::Article {
                 content_hash: capture.content_hash,
                 loose_hash: capture.loose_hash,
@@ -546,6 +572,7 @@ async fn fetch_and_read(
                     published: capture.published.clone(),
                     modified: capture.modified.clone(),
                 },
+                wall: None,
             };
             probe.capture = Some(*capture);
         }
@@ -566,7 +593,8 @@ async fn fetch_and_read(
 }
 
 enum Analysis {
-    Article(Box<Capture>),
+    /// The article, and the page's wall signs when it has any.
+    Article(Box<Capture>, Option<wall::Signs>),
     /// Over the extraction budget: not parsed; the body is kept as served.
     TooComplex {
         reason: budget::TooComplex,
@@ -600,25 +628,29 @@ fn analyse(
         return Analysis::Empty;
     }
     let fp = Fingerprint::of(&article);
+    let signs = Some(wall::scan(&html)).filter(wall::Signs::any);
     let packed = with_chunk_index(db_path, |index| {
         PackedBody::pack(&body, |k| index.is_some_and(|i| i.contains(k))).ok()
     });
     let text_zstd = crate::store::compress_text(&fp.canonical_text).ok();
-    Analysis::Article(Box::new(Capture {
-        raw: body,
-        body_hash,
-        final_url,
-        title: article.title,
-        byline: article.byline,
-        published: article.published,
-        modified: article.modified,
-        canonical_url: article.canonical_url,
-        canonical_text: fp.canonical_text,
-        content_hash: fp.content_hash,
-        loose_hash: fp.loose_hash,
-        packed,
-        text_zstd,
-    }))
+    Analysis::Article(
+        Box::new(Capture {
+            raw: body,
+            body_hash,
+            final_url,
+            title: article.title,
+            byline: article.byline,
+            published: article.published,
+            modified: article.modified,
+            canonical_url: article.canonical_url,
+            canonical_text: fp.canonical_text,
+            content_hash: fp.content_hash,
+            loose_hash: fp.loose_hash,
+            packed,
+            text_zstd,
+        }),
+        signs,
+    )
 }
 
 thread_local! {
@@ -690,6 +722,7 @@ fn spawn_writer(
                         detail,
                         title: None,
                         retry_at: Some(next_at),
+                        wall: None,
                     });
                     continue;
                 }
@@ -708,6 +741,7 @@ fn spawn_writer(
                     // Only a changed text can be a return to an earlier one.
                     *matches_earlier = tx.earlier_match(probe.watch_id, content_hash)?;
                 }
+                judge_wall(&tx, &mut probe, &state)?;
                 let mut decision = classify::classify(&state, &probe.observation, &policy);
                 if let Some(old) = &rebaseline
                     && !decision.new_version
@@ -773,6 +807,10 @@ fn spawn_writer(
                     detail: decision.detail,
                     title: probe.capture.map(|c| c.title),
                     retry_at: None,
+                    wall: match &probe.observation {
+                        Observation::Article { wall: Some(w), .. } => Some(w.kind.as_str()),
+                        _ => None,
+                    },
                 });
             }
             tx.commit()?;
@@ -783,6 +821,59 @@ fn spawn_writer(
         }
         Ok(())
     }))
+}
+
+/// Judges a page with wall signs whose text differs from the latest version's: against the
+/// latest version's stored text, or on its own when there is none yet. Sets the observation's
+/// `wall`.
+fn judge_wall(
+    tx: &crate::store::Batch<'_>,
+    probe: &mut Probe,
+    state: &classify::WatchState,
+) -> anyhow::Result<()> {
+    let Some(signs) = &probe.wall_signs else {
+        return Ok(());
+    };
+    let (
+        Observation::Article {
+            content_hash, wall, ..
+        },
+        Some(capture),
+    ) = (&mut probe.observation, &probe.capture)
+    else {
+        return Ok(());
+    };
+    let paragraphs = text_paragraphs(&capture.canonical_text);
+    let found = match &state.latest {
+        None => wall::judge(signs, &paragraphs, None),
+        Some(latest) if latest.content_hash == *content_hash => None,
+        Some(_) => {
+            let Some(body) = tx.latest_body(probe.watch_id)? else {
+                return Ok(());
+            };
+            let Some(text) = &body.text else {
+                return Ok(());
+            };
+            // Only the signs the full page did not carry tell of a wall.
+            let before = wall::scan(&extract::decode(&body.raw, probe.content_type.as_deref()));
+            wall::judge(
+                &signs.since(&before),
+                &paragraphs,
+                Some(&text_paragraphs(text)),
+            )
+        }
+    };
+    if let Some(found) = &found {
+        tracing::info!(url = %probe.url, wall = %found.kind, evidence = %found.evidence, "walled page");
+        // The place for a counter of walled checks per kind, once metrics exist.
+    }
+    *wall = found;
+    Ok(())
+}
+
+/// The paragraphs of a canonical text: its lines after the title line.
+fn text_paragraphs(canonical: &str) -> Vec<String> {
+    canonical.lines().skip(1).map(str::to_string).collect()
 }
 
 /// The latest version a changed text is compared with, when another extractor produced it.

@@ -66,13 +66,39 @@ pub fn run(ctx: &Context, args: &UrlArgs) -> anyhow::Result<u8> {
         .filter(|c| c.kind == crate::pure::model::CheckKind::Error)
         .map(|c| c.count)
         .sum();
+    let blocked: i64 = checks
+        .iter()
+        .filter(|c| c.kind == crate::pure::model::CheckKind::Blocked)
+        .map(|c| c.count)
+        .sum();
+    for c in checks
+        .iter()
+        .filter(|c| c.kind == crate::pure::model::CheckKind::Blocked)
+    {
+        let until = if c.count > 1 {
+            format!(" ({} checks, until {})", c.count, c.last_at)
+        } else {
+            String::new()
+        };
+        say!(
+            "{}",
+            paint(
+                output::kind_style(crate::pure::model::CheckKind::Blocked),
+                format!(
+                    "blocked {}{until}: {}",
+                    c.first_at,
+                    c.detail.as_deref().unwrap_or("a wall")
+                )
+            )
+        );
+    }
     let last = checks.last().map(|c| c.last_at.as_str()).unwrap_or("never");
     say!(
         "{}",
         paint(
             DIM,
             format!(
-                "{} version(s), {total} check(s) ({errors} failed), last checked {last}",
+                "{} version(s), {total} check(s) ({errors} failed, {blocked} blocked by a wall), last checked {last}",
                 versions.len()
             )
         )

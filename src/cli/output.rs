@@ -18,6 +18,7 @@ pub const DIM: Style = Style::new().effects(Effects::DIMMED);
 pub const RED: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
 pub const GREEN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
 pub const YELLOW: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
+pub const MAGENTA: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Magenta)));
 pub const CYAN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Cyan)));
 pub const RED_EMPH: Style = Style::new()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)))
@@ -47,6 +48,7 @@ pub fn kind_style(kind: CheckKind) -> Style {
         CheckKind::Missing => RED,
         CheckKind::Error => RED.effects(Effects::DIMMED),
         CheckKind::Deferred => YELLOW.effects(Effects::DIMMED),
+        CheckKind::Blocked => MAGENTA,
     }
 }
 
@@ -65,6 +67,7 @@ pub fn kind_cell(kind: CheckKind) -> Cell {
         CheckKind::Missing => cell.fg(Color::Red),
         CheckKind::Error => cell.fg(Color::Red).add_attribute(Attribute::Dim),
         CheckKind::Deferred => cell.fg(Color::Blue).add_attribute(Attribute::Dim),
+        CheckKind::Blocked => cell.fg(Color::Magenta),
     }
 }
 

@@ -11,6 +11,7 @@ use url::Url;
 use crate::pure::model::{
     CheckKind, ContentHash, Sha256Hash, Significance, VersionSeq, WatchStatus,
 };
+use crate::pure::wall::{Shown, Wall};
 
 /// Tunables of the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,6 +264,8 @@ pub enum Observation {
         /// An earlier version (not the latest) with this same content hash, if any.
         matches_earlier: Option<VersionSeq>,
         metadata: Metadata,
+        /// A wall stood in front of the article: the text is what it let through.
+        wall: Option<Wall>,
     },
     /// 304 Not Modified, or a raw body byte-identical to the latest version's.
     NotModified,
@@ -304,15 +307,24 @@ pub fn classify(state: &WatchState, observation: &Observation, policy: &Policy) 
             loose_hash,
             matches_earlier,
             metadata,
+            wall,
         } => {
+            if let Some(wall) = wall
+                && let Some(latest) = &state.latest
+                && latest.content_hash != *content_hash
+            {
+                return walled(state, wall);
+            }
             next.gone_streak = 0;
             next.error_streak = 0;
             let was_deleted = state.status == WatchStatus::Deleted;
             next.status = WatchStatus::Live;
             let Some(latest) = &state.latest else {
+                // Walled from the start: the archive keeps what the page shows, and says so.
+                let detail = wall.as_ref().map(|w| format!("partial: {}", w.describe()));
                 return Decision {
                     new_version: true,
-                    ..decision(CheckKind::Captured, next, None)
+                    ..decision(CheckKind::Captured, next, detail)
                 };
             };
             let changed = latest.content_hash != *content_hash;
@@ -379,6 +391,51 @@ pub fn classify(state: &WatchState, observation: &Observation, policy: &Policy) 
     }
 }
 
+/// The rules for a page behind a wall whose text differs from the latest version's. When what
+/// it shows is part of the latest version, the check is `blocked`: no version, no event, the
+/// latest version stays the full one, and neither streak moves (a wall is neither a deletion
+/// nor a fault; the status stays what it was). When it changed a sentence above the wall, the
+/// change is an edit, stored as the page shows it and marked partial, naming the sentences.
+fn walled(state: &WatchState, wall: &Wall) -> Decision {
+    match &wall.shown {
+        Shown::Changed(sentences) => {
+            let mut next = state.clone();
+            next.gone_streak = 0;
+            next.error_streak = 0;
+            next.status = WatchStatus::Live;
+            let kind = if state.status == WatchStatus::Deleted {
+                CheckKind::Restored
+            } else {
+                CheckKind::Edited
+            };
+            let named = sentences
+                .iter()
+                .map(|s| format!("\u{201c}{s}\u{201d}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            Decision {
+                kind,
+                new_version: true,
+                significance: Some(Significance::Substantive),
+                reverted_to: None,
+                next,
+                detail: Some(format!(
+                    "partial: {}; changed above the wall: {named}",
+                    wall.describe()
+                )),
+            }
+        }
+        Shown::Part | Shown::First => Decision {
+            kind: CheckKind::Blocked,
+            new_version: false,
+            significance: None,
+            reverted_to: None,
+            next: state.clone(),
+            detail: Some(wall.describe()),
+        },
+    }
+}
+
 /// How an HTTP status that carries no article reads: gone, or a transient failure.
 /// `None` for 2xx, which carry a page to look at, and 304, which says the page did not change.
 pub fn observe_status(status: u16) -> Option<Observation> {
@@ -421,6 +478,7 @@ mod tests {
             loose_hash: h(loose),
             matches_earlier: None,
             metadata: meta(Some("By Jane Roe"), Some("2026-11-01T10:00:00Z"), None),
+            wall: None,
         }
     }
 
@@ -439,6 +497,7 @@ mod tests {
             loose_hash: h(1),
             matches_earlier: None,
             metadata,
+            wall: None,
         }
     }
 
@@ -515,6 +574,7 @@ mod tests {
             loose_hash: h(1),
             matches_earlier: Some(VersionSeq(1)),
             metadata: meta(Some("By Jane Roe"), Some("2026-11-01T10:00:00Z"), None),
+            wall: None,
         };
         let d = check(
             live(2, 2, 2),
@@ -872,5 +932,92 @@ mod tests {
             &article,
             &u("https://other.example/world")
         ));
+    }
+
+    fn walled(content: u8, shown: Shown) -> Observation {
+        Observation::Article {
+            content_hash: h(content),
+            loose_hash: h(content),
+            matches_earlier: None,
+            metadata: meta(Some("By Jane Roe"), Some("2026-11-01T10:00:00Z"), None),
+            wall: Some(Wall {
+                kind: crate::pure::wall::WallKind::Paywall,
+                evidence: "\u{201c}subscribe to continue\u{201d}".into(),
+                shown,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_wall_is_blocked_not_an_edit_and_moves_no_streak() {
+        let mut state = live(3, 1, 1);
+        state.gone_streak = 1;
+        state.error_streak = 2;
+        let d = check(
+            state.clone(),
+            walled(2, Shown::Part),
+            (Blocked, false, None),
+        );
+        assert_eq!(d.next, state, "status and streaks untouched");
+        assert_eq!(d.reverted_to, None);
+        assert!(d.detail.unwrap().starts_with("paywall: "));
+        // A deletion is not confirmed by a wall either.
+        let d = check(
+            deleted(3, 1),
+            walled(2, Shown::Part),
+            (Blocked, false, None),
+        );
+        assert_eq!(d.next.status, WatchStatus::Deleted);
+        assert_eq!(d.next.gone_streak, 2);
+    }
+
+    #[test]
+    fn a_wall_from_the_start_is_captured_as_partial() {
+        let d = check(
+            WatchState::new(),
+            walled(1, Shown::First),
+            (Captured, true, None),
+        );
+        assert!(d.detail.unwrap().starts_with("partial: paywall: "));
+    }
+
+    #[test]
+    fn the_same_teaser_again_is_unchanged() {
+        check(
+            live(1, 1, 1),
+            walled(1, Shown::Part),
+            (Unchanged, false, None),
+        );
+    }
+
+    #[test]
+    fn a_changed_sentence_above_the_wall_is_a_substantive_edit_naming_it() {
+        let d = check(
+            live(1, 1, 1),
+            walled(2, Shown::Changed(vec!["About 25,000 vehicles.".into()])),
+            (Edited, true, Some(Substantive)),
+        );
+        let detail = d.detail.unwrap();
+        assert!(detail.starts_with("partial: paywall"), "{detail}");
+        assert!(
+            detail.contains("\u{201c}About 25,000 vehicles.\u{201d}"),
+            "{detail}"
+        );
+        check(
+            deleted(1, 1),
+            walled(2, Shown::Changed(vec!["x.".into()])),
+            (Restored, true, Some(Substantive)),
+        );
+    }
+
+    #[test]
+    fn the_full_page_after_a_wall_is_compared_as_usual() {
+        // Nothing was stored for the wall: the full page meets the full latest version.
+        check(live(1, 1, 1), article(1, 1), (Unchanged, false, None));
+        check(
+            live(1, 1, 1),
+            article(2, 2),
+            (Edited, true, Some(Substantive)),
+        );
     }
 }

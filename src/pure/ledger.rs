@@ -103,7 +103,7 @@ impl EntryKind {
             K::Edited => Some(Self::Edited),
             K::Deleted => Some(Self::Deleted),
             K::Restored => Some(Self::Restored),
-            K::Unchanged | K::Missing | K::Error | K::Deferred => None,
+            K::Unchanged | K::Missing | K::Error | K::Deferred | K::Blocked => None,
         }
     }
 

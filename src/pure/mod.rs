@@ -6,6 +6,7 @@
 //! - [`extract`]: HTML to article (title, byline, paragraphs) without page furniture.
 //! - [`budget`]: what one page may cost to extract; deep and huge pages are `too_complex`.
 //! - [`fingerprint`]: canonical text and SHA-256 content hashes.
+//! - [`wall`]: paywall, registration and consent walls read from the page itself.
 //! - [`classify`]: every rule about edits, deletions and transient faults.
 //! - [`diff`]: paragraph and word differences between versions.
 //! - [`copies`]: copies of an article across sites: sketches, links, clusters, roles, stale copies.
@@ -34,4 +35,5 @@ pub mod proof;
 pub mod scheduler;
 pub mod secret;
 pub mod timestamp;
+pub mod wall;
 pub mod warc;

@@ -109,6 +109,10 @@ pub enum CheckKind {
     /// observation: never stored as a check, never read by classification, never alerted; the
     /// watch is due again when the pause ends.
     Deferred,
+    /// A wall (paywall, registration, consent) stood in front of the article: the page showed
+    /// less than the latest version. Not a version, never an edit or a deletion, never alerted;
+    /// the check's detail names the wall's kind first (`paywall: ...`).
+    Blocked,
 }
 
 impl CheckKind {
@@ -122,6 +126,7 @@ impl CheckKind {
             Self::Missing => "missing",
             Self::Error => "error",
             Self::Deferred => "deferred",
+            Self::Blocked => "blocked",
         }
     }
 
@@ -153,6 +158,7 @@ impl FromStr for CheckKind {
             "missing" => Self::Missing,
             "error" => Self::Error,
             "deferred" => Self::Deferred,
+            "blocked" => Self::Blocked,
             other => return Err(format!("unknown check kind {other:?}")),
         })
     }

@@ -41,6 +41,7 @@ use crate::store::{
         diff_json,
         diff_unified,
         list_events,
+        list_blocked,
         changes,
         search,
         ledger_head
@@ -81,6 +82,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/watches/{id}/diff", get(diff_json))
         .route("/watches/{id}/diff/unified", get(diff_unified))
         .route("/watches/{id}/events", get(list_events))
+        .route("/watches/{id}/blocked", get(list_blocked))
         .route("/changes", get(changes))
         .route("/search", get(search))
         .route("/ledger/head", get(ledger_head))
@@ -127,6 +129,9 @@ pub struct Watch {
     /// The significance of the latest edit: minor or substantive.
     pub last_significance: Option<String>,
     pub feed_id: Option<i64>,
+    /// The checks in a row, up to the latest, that met a wall (paywall, registration or
+    /// consent) instead of the article; 0 when the latest check did not.
+    pub blocked_run: i64,
     /// The article's page in the web interface.
     pub html_url: String,
 }
@@ -147,6 +152,7 @@ impl From<WatchListItem> for Watch {
             last_event_kind: w.last_event_kind,
             last_significance: w.last_significance,
             feed_id: w.feed_id,
+            blocked_run: w.blocked_run,
         }
     }
 }
@@ -540,6 +546,61 @@ pub struct CheckResult {
     pub at: String,
     pub significance: Option<String>,
     pub detail: Option<String>,
+    /// The wall in front of the article (`paywall`, `registration`, `consent`): on a
+    /// `blocked` check, or a version stored from a walled page.
+    pub wall: Option<String>,
+}
+
+/// A run of checks that met the same wall instead of the article.
+#[derive(Serialize, ToSchema)]
+pub struct BlockedRun {
+    /// `paywall`, `registration` or `consent`.
+    pub wall: String,
+    pub first_at: String,
+    pub last_at: String,
+    /// The checks in the run.
+    pub count: i64,
+    /// The kind, then what gave the wall away.
+    pub detail: Option<String>,
+    /// The version that stayed the latest (the full text) meanwhile.
+    pub version: Option<i64>,
+}
+
+/// Every run of blocked checks of a watch (a paywall, registration or consent wall stood in
+/// front of the article: not versions, never edits), oldest first.
+#[utoipa::path(get, path = "/api/v1/watches/{id}/blocked", tag = "changes",
+    params(("id" = i64, Path, description = "The watch's id")),
+    responses(
+        (status = 200, description = "The runs of blocked checks", body = Vec<BlockedRun>),
+        (status = 404, description = "No such watch", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_blocked(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<BlockedRun>>, ApiError> {
+    watch_or_404(&state, id).await?;
+    let checks = state
+        .with_store(move |s| Ok(s.checks(WatchId(id))?))
+        .await?;
+    Ok(Json(
+        checks
+            .into_iter()
+            .filter(|c| c.kind == crate::pure::model::CheckKind::Blocked)
+            .map(|c| BlockedRun {
+                wall: c
+                    .detail
+                    .as_deref()
+                    .and_then(|d| d.split_once(':'))
+                    .map_or("unknown", |(k, _)| k)
+                    .to_string(),
+                first_at: c.first_at,
+                last_at: c.last_at,
+                count: c.count,
+                detail: c.detail,
+                version: c.version.map(|v| v.0),
+            })
+            .collect(),
+    ))
 }
 
 /// Checks the article now, as `stet check URL` does. Needs a bearer token.
@@ -565,6 +626,7 @@ async fn check_watch(
         at: report.at,
         significance: report.significance.map(|s| s.as_str().to_string()),
         detail: report.detail,
+        wall: report.wall.map(str::to_string),
         url: report.url,
     }))
 }

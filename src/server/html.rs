@@ -182,7 +182,13 @@ struct WatchRow {
     last_change: String,
     last_kind: String,
     significance: String,
+    /// The checks in a row that met a wall, when there are at least [`WALLED_AFTER`] of them
+    /// (else 0): the user may give stet a way in (`headers_file` of the `[[watch]]`).
+    walled: i64,
 }
+
+/// Blocked checks in a row from which the watch list flags a watch as walled.
+pub const WALLED_AFTER: i64 = 3;
 
 impl From<WatchListItem> for WatchRow {
     fn from(w: WatchListItem) -> Self {
@@ -196,6 +202,11 @@ impl From<WatchListItem> for WatchRow {
             last_change: w.last_event_at.as_deref().map(when).unwrap_or_default(),
             last_kind: w.last_event_kind.unwrap_or_default(),
             significance: w.last_significance.unwrap_or_default(),
+            walled: if w.blocked_run >= WALLED_AFTER {
+                w.blocked_run
+            } else {
+                0
+            },
         }
     }
 }
@@ -566,6 +577,42 @@ async fn article(
             diff_url: None,
             significance: String::new(),
             folded: failures,
+        });
+    }
+    // Checks that met a wall: the archive's latest version stays the full one.
+    let blocked: Vec<String> = checks
+        .iter()
+        .filter(|c| c.kind == crate::pure::model::CheckKind::Blocked)
+        .map(|c| {
+            let times = if c.count > 1 {
+                format!(" ×{} until {}", c.count, when(&c.last_at))
+            } else {
+                String::new()
+            };
+            format!(
+                "{} blocked{times}: {}",
+                when(&c.first_at),
+                c.detail.as_deref().unwrap_or("a wall")
+            )
+        })
+        .collect();
+    if !blocked.is_empty() {
+        let n: i64 = checks
+            .iter()
+            .filter(|c| c.kind == crate::pure::model::CheckKind::Blocked)
+            .map(|c| c.count)
+            .sum();
+        timeline.push(TimelineEntry {
+            when: String::new(),
+            kind: "blocked".into(),
+            text: format!(
+                "{n} check(s) blocked by a wall (paywall, registration or consent): not versions, \
+                 the archive keeps the full text"
+            ),
+            version: None,
+            diff_url: None,
+            significance: String::new(),
+            folded: blocked,
         });
     }
     let page = ArticlePage {

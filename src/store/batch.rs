@@ -227,6 +227,15 @@ impl SqliteBatch<'_> {
                    AND version_seq IS ?4",
                 params![watch, rec.at, rec.http_status, version_seq],
             )? > 0;
+        // Checks that meet the same wall fold into one row too: its count is the run.
+        let folded = folded
+            || d.kind == CheckKind::Blocked
+                && tx.execute(
+                    "UPDATE checks SET last_at = ?2, count = count + 1.0, http_status = ?3
+                     WHERE id = (SELECT max(id) FROM checks WHERE watch_id = ?1)
+                       AND kind = 'blocked' AND detail IS ?4",
+                    params![watch, rec.at, rec.http_status, d.detail],
+                )? > 0;
         if !folded {
             tx.execute(
                 "INSERT INTO checks (watch_id, kind, first_at, last_at, count, http_status, version_seq, detail)

@@ -21,6 +21,8 @@ pub struct LatestBody {
     pub extractor: Option<String>,
     pub final_url: String,
     pub raw: Vec<u8>,
+    /// The version's canonical text as stored (a wall is judged against it).
+    pub text: Option<String>,
 }
 
 impl Sqlite {
@@ -52,23 +54,40 @@ impl SqliteBatch<'_> {
 
     /// The watch's latest version with its raw body, for re-extraction.
     pub fn latest_body(&self, watch: WatchId) -> Result<Option<LatestBody>> {
-        type Row = (i64, Option<String>, String, String, Vec<u8>);
+        type Row = (
+            i64,
+            Option<String>,
+            String,
+            String,
+            Vec<u8>,
+            Option<Vec<u8>>,
+        );
         let row: Option<Row> = self
             .tx
             .query_row(
-                "SELECT v.seq, v.extractor, v.final_url, b.compression, b.data
+                "SELECT v.seq, v.extractor, v.final_url, b.compression, b.data, v.text_zstd
                  FROM versions v JOIN blobs b ON b.hash = v.body_hash
                  WHERE v.watch_id = ?1 ORDER BY v.seq DESC LIMIT 1",
                 [watch.0],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
             )
             .optional()?;
-        row.map(|(seq, extractor, final_url, compression, data)| {
+        row.map(|(seq, extractor, final_url, compression, data, text)| {
             Ok(LatestBody {
                 seq: VersionSeq(seq),
                 extractor,
                 final_url,
                 raw: decompress(&self.tx, &compression, &data)?,
+                text: text.and_then(|t| super::blobs::decompress_text(&t).ok()),
             })
         })
         .transpose()

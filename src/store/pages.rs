@@ -26,6 +26,8 @@ pub struct WatchListItem {
     pub last_event_kind: Option<String>,
     pub last_significance: Option<String>,
     pub feed_id: Option<i64>,
+    /// The checks in a row, up to the latest, that met a wall (0 when the latest did not).
+    pub blocked_run: i64,
 }
 
 /// How the watch list is ordered.
@@ -141,7 +143,9 @@ pub(super) const WATCH_ITEM_COLUMNS: &str = "SELECT w.id, w.url, s.host,
          WHEN w.status = 'live' AND w.gone_streak > 0 THEN 'missing'
          ELSE w.status END,
     s.title, s.versions, w.added_at, w.last_checked_at, s.last_event_at, s.last_event_kind,
-    s.last_significance, w.feed_id, s.last_event_id";
+    s.last_significance, w.feed_id, s.last_event_id,
+    coalesce((SELECT CASE WHEN c.kind = 'blocked' THEN CAST(c.count AS BIGINT) ELSE 0 END
+              FROM checks c WHERE c.watch_id = w.id ORDER BY c.id DESC LIMIT 1), 0)";
 
 fn watch_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(WatchListItem, i64)> {
     Ok((
@@ -158,6 +162,7 @@ fn watch_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(WatchListItem, i64)> {
             last_event_kind: r.get(9)?,
             last_significance: r.get(10)?,
             feed_id: r.get(11)?,
+            blocked_run: r.get(13)?,
         },
         r.get(12)?,
     ))

@@ -19,14 +19,14 @@ use crate::{PARAS, Stet, article_page, kind};
 
 /// One request the receiver read, and what it answered (`None`: held, then dropped).
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     headers: HashMap<String, String>,
     body: Vec<u8>,
     status: Option<u16>,
 }
 
 impl Received {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("a JSON body")
     }
 
@@ -40,14 +40,14 @@ impl Received {
 
 /// A webhook receiver: answers 503 to its first `fail_first` requests, and, while `hold` is
 /// set, reads a request and never answers it.
-struct Receiver {
+pub(crate) struct Receiver {
     addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
     hold: Arc<AtomicBool>,
 }
 
 impl Receiver {
-    fn start(fail_first: usize) -> Self {
+    pub(crate) fn start(fail_first: usize) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -70,7 +70,7 @@ impl Receiver {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}/hook", self.addr)
     }
 
@@ -79,7 +79,7 @@ impl Receiver {
     }
 
     /// The requests answered 200: the alerts that arrived.
-    fn accepted(&self) -> Vec<Received> {
+    pub(crate) fn accepted(&self) -> Vec<Received> {
         self.received()
             .into_iter()
             .filter(|r| r.status == Some(200))
@@ -172,7 +172,7 @@ fn statuses(list: &Value) -> Vec<String> {
         .collect()
 }
 
-fn webhook_sink(url: &str, extra: &str) -> String {
+pub(crate) fn webhook_sink(url: &str, extra: &str) -> String {
     format!("[[alert]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{url}\"\n{extra}\n")
 }
 

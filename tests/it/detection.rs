@@ -5,7 +5,10 @@
 //! furniture changes (navigation, sidebar, footer, related order, relative timestamps, comment
 //! counts, an ad inside the article body, scripts and nonces, CSRF tokens, cache-busting query
 //! strings, class names, whitespace, wrapper `<div>`s, the site's name in `<title>`), and
-//! `stet check --json` must say `edited` or `unchanged` for every page.
+//! `stet check --json` must say `edited` or `unchanged` for every page. Then walls: the article
+//! cut after its second paragraph under a paywall box, schema.org paywall markup, a
+//! registration box, or the body replaced by a consent overlay must be `blocked` (and the full
+//! page after it `unchanged`); the same cut with no wall must be a substantive edit.
 //!
 //! The pages: those of `tests/fixtures/readability`, and, where `../shared/corpus/extraction-dev`
 //! exists, a fixed sample of its full-text pages read in place (never copied).
@@ -588,6 +591,88 @@ fn escaped_variants(title: &str) -> Vec<String> {
     out
 }
 
+/// A wall in front of the article, or the same cut with none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WallRound {
+    /// The article stops after its second paragraph, under a subscribe box.
+    Paywall,
+    /// The same cut with schema.org `isAccessibleForFree: false` markup and an empty provider
+    /// container: no prompt text at all.
+    SchemaPaywall,
+    /// The same cut under a "create a free account" box.
+    Registration,
+    /// The body replaced by a consent overlay.
+    Consent,
+    /// The same cut with no wall: a real edit.
+    Cut,
+}
+
+impl WallRound {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Paywall => "a metered paywall after two paragraphs",
+            Self::SchemaPaywall => "a paywall with schema.org markup only",
+            Self::Registration => "a registration wall",
+            Self::Consent => "a consent overlay in place of the body",
+            Self::Cut => "the last paragraphs cut, no wall",
+        }
+    }
+}
+
+const WALL_SCHEMA: &str = r#"<script type="application/ld+json">{"@context":"https://schema.org","@type":"NewsArticle","isAccessibleForFree":false,"hasPart":{"@type":"WebPageElement","isAccessibleForFree":false,"cssSelector":".stet-paid-part"}}</script>"#;
+
+impl Page {
+    /// The page's source behind `wall`, or why it cannot be made.
+    fn walled(&self, wall: WallRound) -> Result<String, String> {
+        let mut s = self.source.clone();
+        if wall == WallRound::Consent {
+            let open = s.find("<body").ok_or("the page has no <body>")?;
+            let open = open + s[open..].find('>').ok_or("an unclosed <body>")? + 1;
+            let close = s.rfind("</body>").filter(|&c| c > open).unwrap_or(s.len());
+            s.replace_range(
+                open..close,
+                "<div id=\"didomi-host\"><div class=\"didomi-popup\"><h2>We value your privacy</h2>\
+                 <p>We and our partners store and access information on your device, such as \
+                 cookies, and process personal data to show you this site.</p>\
+                 <button>Accept and continue</button> <button>Learn more</button></div></div>",
+            );
+            return Ok(s);
+        }
+        let doc = Document::from(s.as_str());
+        let last = self
+            .anchors
+            .iter()
+            .rev()
+            .find(|a| !in_reader_box(&doc, a))
+            .ok_or("no paragraph outside reader boxes")?;
+        let keep = &self.anchors[1];
+        let (_, from) = paragraph_region(&s, keep).unwrap();
+        let (_, to) = paragraph_region(&s, last).unwrap();
+        if self.anchors.iter().position(|a| a == last) < Some(3) || to <= from {
+            return Err("fewer than two located paragraphs after the second".into());
+        }
+        let wall_box = match wall {
+            WallRound::Paywall => {
+                "<div class=\"paywall-offer\"><h2>Subscribe to continue reading</h2>\
+                 <p>Get unlimited access to our journalism for 1 euro a week.</p>\
+                 <a href=\"/subscribe\">Subscribe now</a> \
+                 <a href=\"/login\">Already a subscriber? Log in</a></div>"
+            }
+            WallRound::SchemaPaywall => "<div class=\"tp-container-inner\"></div>",
+            WallRound::Registration => {
+                "<div class=\"regwall\"><p>Create a free account to keep reading this article.</p>\
+                 <a href=\"/register\">Register for free</a> <a href=\"/login\">Log in</a></div>"
+            }
+            WallRound::Cut | WallRound::Consent => "",
+        };
+        s.replace_range(from..to, wall_box);
+        if wall == WallRound::SchemaPaywall {
+            insert_after_tag(&mut s, "<head", WALL_SCHEMA);
+        }
+        Ok(s)
+    }
+}
+
 #[derive(Default)]
 struct Tally {
     tried: usize,
@@ -795,6 +880,76 @@ fn edits_alert_and_page_noise_does_not() {
             }
         }
         tallies.push((label, tally));
+    }
+
+    // Each wall for one check, then the full page again: `blocked` and then `unchanged`, no
+    // version between; the same cut with no wall is a substantive edit.
+    for wall in [
+        WallRound::Paywall,
+        WallRound::SchemaPaywall,
+        WallRound::Registration,
+        WallRound::Consent,
+        WallRound::Cut,
+    ] {
+        let mut tally = Tally::default();
+        let mut served = Vec::new();
+        for p in &pages {
+            match p.walled(wall) {
+                Ok(src) => {
+                    site.set(
+                        &format!("/p/{}", p.name),
+                        Route::html(p.decorate(&src, Noise::default())),
+                    );
+                    served.push(true);
+                }
+                Err(why) => {
+                    tally.skipped.push(format!("{}: {why}", p.name));
+                    site.set(
+                        &format!("/p/{}", p.name),
+                        Route::html(p.decorate(&p.source, Noise::default())),
+                    );
+                    served.push(false);
+                }
+            }
+        }
+        let got = results(stet.check(&[]));
+        for (p, served) in pages.iter().zip(&served) {
+            if !served {
+                continue;
+            }
+            tally.tried += 1;
+            let r = &got[&url(p)];
+            let ok = match wall {
+                WallRound::Cut => kind(r) == "edited" && r["significance"] == "substantive",
+                _ => kind(r) == "blocked",
+            };
+            if ok {
+                tally.right += 1;
+            } else {
+                tally
+                    .wrong
+                    .push(format!("{}: {} {}", p.name, kind(r), r["detail"]));
+            }
+        }
+        serve_all(Noise::default(), None, None);
+        let back = results(stet.check(&[]));
+        for (p, served) in pages.iter().zip(&served) {
+            let r = &back[&url(p)];
+            let ok = if *served && wall == WallRound::Cut {
+                kind(r) == "edited" && r["reverted_to"] == 1
+            } else {
+                kind(r) == "unchanged"
+            };
+            if !ok {
+                tally.wrong.push(format!(
+                    "{} (full page again): {} {:?}",
+                    p.name,
+                    kind(r),
+                    r["reverted_to"]
+                ));
+            }
+        }
+        tallies.push((format!("wall: {}", wall.name()), tally));
     }
 
     println!(

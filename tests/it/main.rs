@@ -1,6 +1,6 @@
 //! stet's integration tests: the real binary against real local servers and real SQLite files.
 
-mod alerts;
+pub(crate) mod alerts;
 mod cli;
 mod copies;
 mod detection;
@@ -20,6 +20,7 @@ mod service;
 mod site;
 mod stability;
 mod upgrade;
+mod walls;
 mod web;
 mod web_archive;
 

@@ -63,6 +63,7 @@ fn watch_item(r: &postgres::Row) -> Result<(WatchListItem, i64)> {
             last_event_kind: r.try_get(9)?,
             last_significance: r.try_get(10)?,
             feed_id: r.try_get(11)?,
+            blocked_run: r.try_get(13)?,
         },
         r.try_get(12)?,
     ))

@@ -179,7 +179,7 @@ impl PgBatch<'_> {
         let bucket = self.blobs;
         self.with(|tx| {
             let Some(r) = tx.query_opt(
-                "SELECT seq, extractor, final_url, body_hash FROM versions
+                "SELECT seq, extractor, final_url, body_hash, text_zstd FROM versions
                  WHERE watch_id = $1 ORDER BY seq DESC LIMIT 1",
                 &[&watch.0],
             )?
@@ -194,6 +194,9 @@ impl PgBatch<'_> {
                 extractor: r.try_get(1)?,
                 final_url: r.try_get(2)?,
                 raw,
+                text: r
+                    .try_get::<_, Option<Vec<u8>>>(4)?
+                    .and_then(|t| crate::store::decompress_text(&t).ok()),
             }))
         })
     }
@@ -394,6 +397,15 @@ impl PgBatch<'_> {
                        AND version_seq IS NOT DISTINCT FROM $4",
                     &[&watch, &rec.at, &status, &version_seq],
                 )? > 0;
+            // Checks that meet the same wall fold into one row too: its count is the run.
+            let folded = folded
+                || d.kind == CheckKind::Blocked
+                    && tx.execute(
+                        "UPDATE checks SET last_at = $2, count = count + 1, http_status = $3
+                         WHERE id = (SELECT max(id) FROM checks WHERE watch_id = $1)
+                           AND kind = 'blocked' AND detail IS NOT DISTINCT FROM $4",
+                        &[&watch, &rec.at, &status, &d.detail],
+                    )? > 0;
             if !folded {
                 tx.execute(
                     "INSERT INTO checks (watch_id, kind, first_at, last_at, count, http_status,
