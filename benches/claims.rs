@@ -10,8 +10,8 @@
 //! Run: `cargo bench --bench claims` (STET_BENCH_WATCHES=20000, STET_BENCH_HOSTS=100,
 //! STET_BENCH_WORKERS="1 2 4" by default).
 
-#[path = "../tests/pg/cluster.rs"]
-mod cluster;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -89,7 +89,7 @@ fn main() -> anyhow::Result<()> {
         .split_whitespace()
         .filter_map(|w| w.parse().ok())
         .collect();
-    let pg = cluster::Postgres::start();
+    let pg = support::cluster::Postgres::start();
     let version: String = pg
         .client("postgres")
         .query_one("SHOW server_version", &[])?

@@ -316,7 +316,7 @@ async fn run_job(store: &Shared, job: Job, user_agent: &str) -> anyhow::Result<R
     } else {
         job.items.iter().map(|i| vec![i]).collect()
     };
-    for batch in batches {
+    for (n, batch) in batches.iter().enumerate() {
         let alerts: Vec<Alert> = batch.iter().map(|(_, a)| a.clone()).collect();
         let digest = Digest::new(&entry.name, &alerts);
         let out = if job.digest {
@@ -337,7 +337,7 @@ async fn run_job(store: &Shared, job: Job, user_agent: &str) -> anyhow::Result<R
             }
             Err(error) => {
                 tracing::warn!(sink = %entry.name, key = out.key, error = %error, "alert not delivered");
-                for (row, _) in &batch {
+                for (row, _) in batch {
                     let retry_at = match rules::after_failure(row.attempts, entry) {
                         rules::AfterFailure::RetryIn(d) => {
                             summary.retrying += 1;
@@ -353,6 +353,17 @@ async fn run_job(store: &Shared, job: Job, user_agent: &str) -> anyhow::Result<R
                         s.alert_failed(&[id], &now_rfc3339(), &error, retry_at.as_deref())
                     })
                     .await?;
+                }
+                // The rest were claimed with this round's rows: give them back, due now, so
+                // the next round takes them whichever worker or process runs it (on
+                // PostgreSQL a claim would otherwise hold them until its lease ends).
+                let rest: Vec<i64> = batches[n + 1..]
+                    .iter()
+                    .flatten()
+                    .map(|(row, _)| row.id)
+                    .collect();
+                if !rest.is_empty() {
+                    with_store(store, move |s| s.defer_alerts(&rest, &now_rfc3339())).await?;
                 }
                 break;
             }

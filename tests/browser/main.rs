@@ -6,16 +6,12 @@
 //! `STET_SCREENSHOTS=DIR` saves the watch list and the diff page there (the README's pictures
 //! come from `STET_SCREENSHOTS=docs cargo test --test browser`).
 
-// The local site serves more kinds of routes than this test uses.
-#[allow(dead_code)]
-#[path = "../it/site.rs"]
-mod site;
-#[path = "../it/web_archive.rs"]
-mod web_archive;
+#[path = "../support/mod.rs"]
+mod support;
 
 use std::process::Command;
 
-use web_archive::{ADDED_WORD, Archive, REMOVED_WORD};
+use support::archive::{ADDED_WORD, Archive, REMOVED_WORD};
 
 #[test]
 fn a_browser_follows_an_article_to_its_diff_and_archived_scripts_stay_sandboxed() {
@@ -34,7 +30,7 @@ fn a_browser_follows_an_article_to_its_diff_and_archived_scripts_stay_sandboxed(
         std::fs::create_dir_all(&dir).unwrap();
         dir.display().to_string()
     });
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser_check.py");
+    let script = support::checker("browser_check.py");
     let mut cmd = Command::new("python3");
     cmd.arg(script)
         .arg(&served.base)

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,8 +13,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::site::{Route, Site};
-use crate::{PARAS, Stet, article_page, kind};
+use crate::support::site::{Route, Site};
+use crate::support::{PARAS, Stet, Storage, article_page, kind};
 
 /// One request the receiver read, and what it answered (`None`: held, then dropped).
 #[derive(Debug, Clone)]
@@ -348,7 +347,7 @@ struct SmtpServer {
 impl SmtpServer {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/smtp_sink.py");
+        let script = crate::support::checker("smtp_sink.py");
         let mut child = Command::new("python3")
             .arg(&script)
             .arg(dir.path())
@@ -565,13 +564,39 @@ fn an_unreachable_smtp_server_never_blocks_checking_and_is_reported() {
 /// Checks every watch again each second, so a daemon test waits for outcomes, not for the clock.
 const EVERY_SECOND: &str = "[schedule]\ndefault = \"every 1s\"\njitter = \"0s\"\n";
 
-fn start_daemon(stet: &Stet) -> Child {
-    stet.command()
-        .args(["run"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start stet run")
+/// A running `stet run`, killed when dropped (also when the test fails half-way).
+struct RunningDaemon(Child);
+
+impl std::ops::Deref for RunningDaemon {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for RunningDaemon {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for RunningDaemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_daemon(stet: &Stet) -> RunningDaemon {
+    RunningDaemon(
+        stet.command()
+            .args(["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start stet run"),
+    )
 }
 
 #[test]
@@ -580,7 +605,7 @@ fn an_alert_committed_before_a_sigkill_is_delivered_after_restart() {
     receiver.hold.store(true, Ordering::SeqCst);
     let site = Site::start();
     let config = format!("{EVERY_SECOND}\n{}", webhook_sink(&receiver.url(), ""));
-    let stet = Stet::new("", &config);
+    let stet = Stet::with_storage(Storage::of_this_run().lease("3s"), "", &config);
     let url = site.url("/news/bridge");
     site.set("/news/bridge", Route::html(page("40,000")));
     stet.check_one(&url);

@@ -1,8 +1,8 @@
 //! What a user sees: help, the watch list, history, diffs, show, JSON everywhere, exit codes,
 //! and the offline demo.
 
-use crate::site::{Route, Site};
-use crate::{PARAS, Stet, article_page, json_lines, kind};
+use crate::support::site::{Route, Site};
+use crate::support::{PARAS, Stet, article_page, json_lines, kind};
 
 #[test]
 fn help_explains_the_verbs_and_exit_codes() {

@@ -1,8 +1,8 @@
 //! Copies across sites: `stet diff COPY --against ORIGINAL` over a local site, and a small
 //! generated web (from `tests/fixtures/readability`) scored through the real extraction.
 
-use crate::site::{Route, Site};
-use crate::{Stet, fixture, fixture_names};
+use crate::support::site::{Route, Site};
+use crate::support::{Stet, fixture, fixture_names};
 
 #[path = "../../examples/copies_web/web.rs"]
 mod web;

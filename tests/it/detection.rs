@@ -19,8 +19,8 @@ use std::path::Path;
 use dom_query::Document;
 use regex::Regex;
 
-use crate::site::{Route, Site};
-use crate::{Stet, fixture, fixture_names, kind};
+use crate::support::site::{Route, Site};
+use crate::support::{Stet, fixture, fixture_names, kind};
 
 /// One page-load's worth of furniture; each field has two variants, 0 being the baseline.
 #[derive(Clone, Copy, Default)]
@@ -117,7 +117,7 @@ impl Page {
         let expected = fixture(name, "expected.html");
         let meta: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(
-                crate::fixtures_dir()
+                crate::support::fixtures_dir()
                     .join(name)
                     .join("expected-metadata.json"),
             )
@@ -699,7 +699,7 @@ fn edits_alert_and_page_noise_does_not() {
         "only {from_fixtures} usable pages: {unusable:?}",
     );
     // The second corpus, read in place where it exists (its licences forbid copying it here).
-    let dev = crate::shared_corpus().join("extraction-dev");
+    let dev = crate::support::shared_corpus().join("extraction-dev");
     if dev.join("ground-truth.json").exists() {
         let truth: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dev.join("ground-truth.json")).unwrap())

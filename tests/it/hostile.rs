@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::site::{Route, Site};
-use crate::{PARAS, Stet, article_page, kind};
+use crate::support::site::{Route, Site};
+use crate::support::{PARAS, Stet, article_page, kind};
 
 /// `depth` nested `<div>` around one paragraph (the shape measured in the issue).
 pub fn nested_divs(depth: usize) -> String {
@@ -88,7 +88,7 @@ fn hostile_pages_finish_quickly_beside_normal_pages_of_the_same_pass() {
         let r = reports.iter().find(|r| r["url"] == url.as_str()).unwrap();
         assert_eq!(kind(r), "captured", "{r}");
     }
-    let db = rusqlite::Connection::open(stet.db_path()).unwrap();
+    let mut db = stet.db();
     for (name, page) in &hostile {
         let url = site.url(&format!("/hostile/{name}"));
         let r = reports.iter().find(|r| r["url"] == url.as_str()).unwrap();
@@ -99,14 +99,11 @@ fn hostile_pages_finish_quickly_beside_normal_pages_of_the_same_pass() {
             "error" => {
                 assert!(detail.starts_with("too_complex"), "{name}: {r}");
                 let hash = hex::encode(Sha256::digest(page.as_bytes()));
-                let kept: i64 = db
-                    .query_row(
-                        "SELECT count(*) FROM unparsed_bodies u JOIN blobs b ON b.hash = u.body_hash
-                         WHERE u.body_hash = ?1 AND b.size = ?2",
-                        rusqlite::params![hash, page.len() as i64],
-                        |r| r.get(0),
-                    )
-                    .unwrap();
+                let kept = db.count(&format!(
+                    "SELECT count(*) FROM unparsed_bodies u JOIN blobs b ON b.hash = u.body_hash
+                     WHERE u.body_hash = '{hash}' AND b.size = {}",
+                    page.len()
+                ));
                 assert_eq!(kept, 1, "{name}: the raw body is kept");
             }
             other => panic!("{name}: {other}: {r}"),

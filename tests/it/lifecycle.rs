@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::site::{Route, Site};
-use crate::{PARAS, Stet, article_page, kind};
+use crate::support::site::{Route, Site};
+use crate::support::{PARAS, Stet, article_page, kind};
 
 fn live(site: &Site, path: &str) {
     site.set(path, Route::html(article_page("Bridge to close", PARAS)));

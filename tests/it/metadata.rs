@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use crate::site::{Route, Site};
-use crate::{PARAS, Stet, json_lines, kind};
+use crate::support::site::{Route, Site};
+use crate::support::{PARAS, Stet, json_lines, kind};
 
 /// An article page with its byline and dates in the usual meta tags.
 fn page(byline: &str, published: &str, modified: &str) -> String {

@@ -5,13 +5,23 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::site::{Route, Site};
-use crate::{PARAS, Stet, article_page, json_lines};
+use crate::support::site::{Route, Site};
+use crate::support::{PARAS, Stet, Storage, article_page, json_lines};
 
 /// Adds `n` watches straight into the archive's table (after `stet` created the schema): a
 /// large archive in a second, where `watch add` of each would take minutes.
 fn insert_watches(stet: &Stet, n: usize) {
     stet.ok(&["watch", "list"]);
+    if let Storage::Postgres { .. } = stet.storage {
+        stet.db().execute(&format!(
+            "INSERT INTO watches (url, origin, added_at)
+             SELECT 'https://news.example.org/2026/12/01/story-number-' || lpad(i::text, 7, '0')
+                    || '-of-the-synthetic-archive', 'cli', '2026-12-01T08:00:00.000Z'
+             FROM generate_series(0, {}) AS i",
+            n as i64 - 1
+        ));
+        return;
+    }
     let mut db = rusqlite::Connection::open(stet.db_path()).unwrap();
     let tx = db.transaction().unwrap();
     {

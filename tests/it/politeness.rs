@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use crate::service::{Daemon, eventually};
-use crate::site::{Request, Route, Site, most_at_once};
-use crate::{PARAS, Stet, article_page, kind};
+use crate::support::site::{Request, Route, Site, most_at_once};
+use crate::support::{PARAS, Stet, article_page, kind};
 
 fn history(stet: &Stet, url: &str) -> Value {
     serde_json::from_str(&stet.ok(&["history", url, "--json"])).unwrap()

@@ -1,8 +1,8 @@
 //! A watch's own extraction rules (`select`, `ignore`, `ignore_text` in `[[watch]]`) in a real
 //! `stet check`, and `stet extract --explain` naming the rule that removed each block.
 
-use crate::site::{Route, Site};
-use crate::{PARAS, Stet, kind};
+use crate::support::site::{Route, Site};
+use crate::support::{PARAS, Stet, kind};
 
 /// An article whose page also carries a live ticker and a "Read more" line that change on every
 /// load, inside the article's own container, where no zero-config rule can tell them apart.

@@ -10,8 +10,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::faults::{Daemon, KeyReceiver};
-use crate::site::{Route, Site};
-use crate::{PARAS, Stet, article_page};
+use crate::support::site::{Route, Site};
+use crate::support::{PARAS, Stet, article_page};
 
 const SIGNING: &str = "sig-5ecret-from-a-file";
 const SMTP_PASSWORD: &str = "smtp-pa55word-from-env";

@@ -12,7 +12,7 @@ use regex::Regex;
 use stet::pure::extract::extract;
 use stet::pure::fingerprint::Fingerprint;
 
-use crate::{fixture, fixture_names};
+use crate::support::{fixture, fixture_names};
 
 /// A small deterministic generator, so a failing case names its seed.
 struct Rng(u64);

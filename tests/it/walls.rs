@@ -7,8 +7,8 @@
 use serde_json::Value;
 
 use crate::alerts::{Receiver, webhook_sink};
-use crate::site::{Route, Site};
-use crate::{Stet, kind};
+use crate::support::site::{Route, Site};
+use crate::support::{Stet, kind};
 
 const HEADLINE: &str = "Harbour bridge to close for six weeks of cable repairs";
 

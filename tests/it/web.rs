@@ -5,7 +5,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::web_archive::{ADDED_WORD, Archive, REMOVED_SENTENCE, REMOVED_WORD, Served, request};
+use crate::support::archive::{ADDED_WORD, Archive, REMOVED_SENTENCE, REMOVED_WORD};
+use crate::support::http::{Served, request};
 
 fn watch_ids(served: &Served) -> (i64, i64, i64, i64) {
     let list = served.get("/api/v1/watches?sort=added&limit=100").json();
@@ -654,7 +655,7 @@ fn the_openapi_document_validates_and_every_path_answers_as_documented() {
     let archive = Archive::build("");
     let served = archive.serve(&[]);
     let (bridge, _, _, _) = watch_ids(&served);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openapi_check.py");
+    let script = crate::support::checker("openapi_check.py");
     let out = Command::new("python3")
         .arg(script)
         .arg(&served.base)
@@ -678,7 +679,7 @@ fn a_memento_client_finds_the_version_in_force_at_a_time() {
     let versions = served.get("/api/v1/watches?q=bridge").json();
     let id = versions["items"][0]["id"].as_i64().unwrap();
     let v = served.get(&format!("/api/v1/watches/{id}/versions")).json();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/memento_check.py");
+    let script = crate::support::checker("memento_check.py");
     let out = Command::new("python3")
         .arg(script)
         .arg(&served.base)

@@ -4,230 +4,33 @@
 //!
 //! When `initdb` or `weed` is missing the suite says so and fails: `.ci/test-deps` installs both.
 
-#[path = "../it/site.rs"]
-#[allow(dead_code)]
-mod site;
+#[path = "../support/mod.rs"]
+mod support;
 
-mod cluster;
 mod web;
 mod workers;
 
-pub use cluster::{Postgres, free_port};
-
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::Value;
-use site::{Route, Site};
+use support::cluster::{Postgres, S3};
+use support::site::{Route, Site};
+use support::{PARAS, S3Place, Stet, Storage, article, json_lines};
 
-pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// A `Stet` on the PostgreSQL database at `url`, with its bodies under `stet/` in the bucket of
+/// `s3` when given; `storage_extra` goes into `[storage]`.
+pub fn stet_on(url: &str, s3: Option<&S3>, storage_extra: &str, extra: &str) -> Stet {
+    let storage = Storage::Postgres {
+        url: url.to_string(),
+        blobs: s3.map(|s| S3Place {
+            endpoint: s.endpoint(),
+            bucket: s.bucket.clone(),
+            prefix: "stet".into(),
+        }),
+        extra: storage_extra.to_string(),
+    };
+    Stet::with_storage(storage, "", extra)
 }
-
-/// One SeaweedFS at a time: two started at once by parallel tests sometimes never made their
-/// bucket within two minutes on a 2-core machine.
-static S3_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// A SeaweedFS server with its S3 gateway on 127.0.0.1, one bucket made; stopped when dropped.
-pub struct S3 {
-    _turn: std::sync::MutexGuard<'static, ()>,
-    _dir: tempfile::TempDir,
-    child: Child,
-    pub port: u16,
-    pub bucket: String,
-}
-
-impl S3 {
-    pub fn start() -> Self {
-        let turn = S3_TURN.lock().unwrap_or_else(|e| e.into_inner());
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let p = |_: ()| free_port().to_string();
-        let child = Command::new("weed")
-            .arg("server")
-            .arg(format!("-dir={}", dir.path().display()))
-            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3"])
-            .arg(format!("-s3.port={port}"))
-            .arg(format!("-s3.port.grpc={}", p(())))
-            .arg(format!("-master.port={}", p(())))
-            .arg(format!("-master.port.grpc={}", p(())))
-            .arg(format!("-volume.port={}", p(())))
-            .arg(format!("-volume.port.grpc={}", p(())))
-            .arg(format!("-filer.port={}", p(())))
-            .arg(format!("-filer.port.grpc={}", p(())))
-            .args(["-master.volumeSizeLimitMB=64", "-volume.max=8"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("SeaweedFS (weed) is not installed: run .ci/test-deps");
-        let s3 = Self {
-            _turn: turn,
-            _dir: dir,
-            child,
-            port,
-            bucket: "archive".into(),
-        };
-        wait_until(120, "the S3 gateway to make a bucket", || {
-            http_status("PUT", port, "/archive") == Some(200)
-        });
-        // The bucket exists before a volume takes data: wait until an object is stored.
-        wait_until(120, "the S3 gateway to store an object", || {
-            http_with_body("PUT", port, "/archive/ready", b"ready")
-                .and_then(|r| r.split_whitespace().nth(1).map(str::to_string))
-                .is_some_and(|s| s == "200")
-        });
-        s3
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// The names of the objects under `prefix` in the bucket.
-    pub fn objects(&self, prefix: &str) -> usize {
-        let body = http_body(
-            "GET",
-            self.port,
-            &format!("/{}?list-type=2&prefix={prefix}", self.bucket),
-        );
-        body.matches("<Key>").count()
-    }
-}
-
-impl Drop for S3 {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn http(method: &str, port: u16, path: &str) -> Option<String> {
-    http_with_body(method, port, path, b"")
-}
-
-fn http_with_body(method: &str, port: u16, path: &str, body: &[u8]) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .ok()?;
-    s.write_all(body).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
-fn http_status(method: &str, port: u16, path: &str) -> Option<u16> {
-    http(method, port, path)?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-fn http_body(method: &str, port: u16, path: &str) -> String {
-    http(method, port, path).unwrap_or_default()
-}
-
-/// A temp dir with a config naming a PostgreSQL archive (and S3 bodies when given), and the
-/// real `stet` binary to run in it.
-pub struct Stet {
-    pub dir: tempfile::TempDir,
-}
-
-impl Stet {
-    pub fn new(url: &str, s3: Option<&S3>, storage_extra: &str, extra: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let blobs = s3.map_or(String::new(), |s| {
-            format!(
-                "blobs = \"s3://{}/stet\"\nblobs_endpoint = \"{}\"\nblobs_region = \"us-east-1\"\n\
-                 blobs_access_key_id = \"test\"\nblobs_secret_access_key = \"test\"\n",
-                s.bucket,
-                s.endpoint()
-            )
-        });
-        let config = format!(
-            "[storage]\nurl = \"{url}\"\n{blobs}{storage_extra}\n\n\
-             [fetch]\ntimeout_secs = 5\nconcurrency = 8\nper_host = 8\n\n\
-             [politeness]\nmin_delay = \"0s\"\n\n{extra}\n"
-        );
-        std::fs::write(dir.path().join("stet.toml"), config).unwrap();
-        Self { dir }
-    }
-
-    pub fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stet"));
-        cmd.current_dir(self.dir.path())
-            .arg("--config")
-            .arg(self.dir.path().join("stet.toml"))
-            .env_remove("STET_DB")
-            .env_remove("STET_CONFIG")
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    pub fn run(&self, args: &[&str]) -> Output {
-        self.command().args(args).output().expect("run stet")
-    }
-
-    pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "stet {args:?} failed with {:?}\nstdout:\n{}\nstderr:\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    pub fn check_one(&self, url: &str) -> Value {
-        let out = self.ok(&["check", "--json", url]);
-        let lines = json_lines(&out);
-        assert_eq!(lines.len(), 1, "{out}");
-        lines.into_iter().next().unwrap()
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-pub fn json_lines(s: &str) -> Vec<Value> {
-    s.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
-        .collect()
-}
-
-pub fn article(title: &str, paragraphs: &[&str], noise: &str) -> String {
-    let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>\n")).collect();
-    format!(
-        "<!doctype html><html><head><title>{title}</title></head><body>\
-         <nav><a href=\"/\">Home</a> {noise}</nav><article><h1>{title}</h1>\n{body}</article>\
-         <footer>Footer {noise}</footer></body></html>"
-    )
-}
-
-pub const PARAS: &[&str] = &[
-    "The city council voted on Tuesday to close the harbour bridge for six weeks of repairs to its corroded cables.",
-    "About 40,000 vehicles cross the bridge every day, and buses will be diverted through the eastern tunnel.",
-    "Local businesses said they had been given only four days of notice and warned of lost trade in the busy season.",
-];
 
 /// The core cases of the SQLite suite, on PostgreSQL with bodies in S3: capture, noise, edit,
 /// transient error, deletion, history, diff, verify, export; and the chunks are in the bucket,
@@ -237,7 +40,7 @@ fn the_core_cases_pass_on_postgresql_with_bodies_in_s3() {
     let pg = Postgres::start();
     let s3 = S3::start();
     let url = pg.database("core");
-    let stet = Stet::new(&url, Some(&s3), "", "");
+    let stet = stet_on(&url, Some(&s3), "", "");
     let site = Site::start();
     let page = site.url("/news/bridge");
     site.set(
@@ -339,14 +142,8 @@ fn the_core_cases_pass_on_postgresql_with_bodies_in_s3() {
         .unwrap()
         .get(0);
     let forged = zstd::encode_all(&b"forged bytes"[..], 3).unwrap();
-    let put = http_with_body(
-        "PUT",
-        s3.port,
-        &format!("/{}/stet/chunks/{key}", s3.bucket),
-        &forged,
-    )
-    .unwrap_or_default();
-    assert!(put.starts_with("HTTP/1.1 200"), "{put}");
+    let put = s3.put(&format!("stet/chunks/{key}"), &forged);
+    assert_eq!(put, Some(200), "the forged chunk is stored");
     let out = stet.run(&["verify", "--json"]);
     assert_eq!(out.status.code(), Some(4), "verify passed a forged chunk");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -403,7 +200,7 @@ fn a_sqlite_archive_moves_to_postgresql_with_the_same_ledger_head() {
     assert_eq!(moved["head"], head["head"], "{out} vs {head}");
     assert_eq!(moved["entries"], head["entries"]);
 
-    let stet = Stet::new(&url, None, "", "");
+    let stet = stet_on(&url, None, "", "");
     let verify: Value = serde_json::from_str(stet.ok(&["verify", "--json"]).trim()).unwrap();
     assert_eq!(verify["ok"], true);
     let pg_head: Value =

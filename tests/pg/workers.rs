@@ -8,8 +8,10 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::site::{Route, Site};
-use crate::{PARAS, Postgres, Stet, article, wait_until};
+use crate::stet_on;
+use crate::support::cluster::Postgres;
+use crate::support::site::{Route, Site};
+use crate::support::{PARAS, Stet, article, wait_until};
 
 const HOSTS: usize = 4;
 const PER_HOST_WATCHES: usize = 500;
@@ -91,7 +93,7 @@ fn three_workers_check_every_watch_once_and_survive_a_sigkill() {
         receiver.port
     );
     // per_host across all workers; short leases so that the killed worker's claims end soon.
-    let stet = Stet::new(&url, None, "lease = \"3s\"\n", &sinks);
+    let stet = stet_on(&url, None, "lease = \"3s\"\n", &sinks);
     let config = std::fs::read_to_string(stet.path().join("stet.toml"))
         .unwrap()
         .replace("per_host = 8", &format!("per_host = {PER_HOST}"))

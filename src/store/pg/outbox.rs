@@ -51,10 +51,14 @@ pub(super) fn enqueue(
                         JOIN versions vt ON vt.watch_id = e.watch_id AND vt.seq = e.version_seq
                         WHERE o.sink = $1 AND e.watch_id = $2 AND e.id <> $3
                           AND o.status <> 'suppressed'
-                          AND vf.content_hash = (SELECT content_hash FROM versions
-                                                 WHERE watch_id = $2 AND seq = $4)
-                          AND vt.content_hash = (SELECT content_hash FROM versions
-                                                 WHERE watch_id = $2 AND seq = $5))",
+                          AND EXISTS (SELECT 1 FROM versions f WHERE f.watch_id = $2
+                              AND f.seq = $4 AND f.content_hash = vf.content_hash
+                              AND f.byline IS NOT DISTINCT FROM vf.byline
+                              AND f.published IS NOT DISTINCT FROM vf.published)
+                          AND EXISTS (SELECT 1 FROM versions t WHERE t.watch_id = $2
+                              AND t.seq = $5 AND t.content_hash = vt.content_hash
+                              AND t.byline IS NOT DISTINCT FROM vt.byline
+                              AND t.published IS NOT DISTINCT FROM vt.published))",
                     &[&route.sink, &watch, &event_id, &from, &to],
                 )?
                 .try_get(0)?,

@@ -1,6 +1,6 @@
 """Reads a WARC file with warcio, an independent reader, and checks every record and digest.
 
-Usage: python3 tests/warc_check.py FILE.warc
+Usage: python3 tests/checkers/warc_check.py FILE.warc
 
 Prints one JSON object: the number of records, the count per WARC-Type, and for each response
 record its target URI and the SHA-256 of its payload as read back. Exits 1 when a record does

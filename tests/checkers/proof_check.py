@@ -2,7 +2,7 @@
 standard library for the hashes and the Merkle fold (RFC 9162 section 2.1.3.2), openssl for the
 Ed25519 signature of the checkpoint.
 
-Usage: python3 tests/proof_check.py FILE PUBKEY
+Usage: python3 tests/checkers/proof_check.py FILE PUBKEY
 
 Prints what the file proves and exits 0, or names the first check that fails and exits 1.
 """

@@ -1,7 +1,7 @@
 """Recomputes a stet ledger from its SQLite file with nothing but the Python standard library,
 following docs/LEDGER.md, and prints the head as `COUNT:HASH`.
 
-Usage: python3 tests/ledger_recompute.py stet.db [--leaves]
+Usage: python3 tests/checkers/ledger_recompute.py stet.db [--leaves]
 
 With --leaves, prints instead each entry's encoding (the Merkle tree's leaf data) in hex, one
 per line, in order.
