@@ -9,6 +9,7 @@
 //! - [`wall`]: paywall, registration and consent walls read from the page itself.
 //! - [`classify`]: every rule about edits, deletions and transient faults.
 //! - [`diff`]: paragraph and word differences between versions.
+//! - [`copies`]: copies of an article across sites: sketches, links, clusters, roles, stale copies.
 //! - [`ledger`]: the hash chain over versions, events and watch changes; its byte encoding.
 //! - [`alert`]: which sink wants which event, and the idempotency key of an alert.
 //! - [`merkle`]: the RFC 9162 Merkle tree over the ledger: roots, inclusion and consistency.
@@ -24,6 +25,7 @@ pub mod alert;
 pub mod budget;
 pub mod classify;
 pub mod clock;
+pub mod copies;
 pub mod diff;
 pub mod extract;
 pub mod fingerprint;

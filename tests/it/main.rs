@@ -7,6 +7,7 @@ mod support;
 
 pub(crate) mod alerts;
 mod cli;
+mod copies;
 mod detection;
 mod faults;
 mod hostile;
