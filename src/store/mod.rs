@@ -21,6 +21,7 @@
 
 mod blobs;
 mod clock;
+mod exchange;
 mod feeds;
 mod ledger;
 mod listing;
@@ -39,8 +40,9 @@ mod watches;
 
 pub(crate) use blobs::decompress_text;
 pub use blobs::{ChunkIndex, PackedBody, compress_text};
+pub use exchange::ImportError;
 pub use feeds::FeedRow;
-pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
+pub use ledger::{BlobRow, EventCheckRow, LedgerRow, VersionRow};
 pub use listing::WatchPage;
 pub use outbox::{AlertCount, DueAlert, OutboxRow};
 pub use pages::{

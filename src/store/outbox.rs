@@ -7,8 +7,7 @@
 
 use serde::Serialize;
 
-use super::record::end_lease;
-use super::sql::{Row, Tx};
+use super::sql::{Row, Tx, end_lease};
 use super::{Db, Result, Store};
 use crate::pure::alert::{AlertRoute, idempotency_key};
 use crate::pure::model::{CheckKind, Significance, VersionSeq, WatchId};

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 
 use super::blobs::{PackedBody, insert_body, read_blob};
 use super::s3::BlobBucket;
-use super::sql::{Dialect, Lite, Tx};
+use super::sql::{Dialect, Lite, Tx, end_lease};
 use super::{Result, StoreError, compress_text, ledger, outbox, proofs};
 use crate::net::fetch::Validators;
 use crate::pure::alert::AlertRoute;
@@ -77,15 +77,6 @@ pub struct Batch<'a> {
     pub(super) tx: RefCell<BatchTx<'a>>,
     pub(super) routes: &'a [AlertRoute],
     pub(super) bucket: Option<&'a BlobBucket>,
-}
-
-/// SQL that ends this worker's lease on a watch, added to the statements that finish a check
-/// (PostgreSQL's work queue; SQLite has one writer and no leases).
-pub(super) fn end_lease(tx: &dyn Tx) -> &'static str {
-    match tx.dialect() {
-        Dialect::Sqlite => "",
-        Dialect::Postgres => ", lease_owner = NULL, lease_until = NULL",
-    }
 }
 
 impl Batch<'_> {

@@ -483,3 +483,12 @@ mod tests {
         assert!(r.get::<String>(0).is_err(), "an integer is not text");
     }
 }
+
+/// SQL that ends this worker's lease on a watch, added to the statements that finish a check
+/// (PostgreSQL's work queue; SQLite has one writer and no leases).
+pub(super) fn end_lease(tx: &dyn Tx) -> &'static str {
+    match tx.dialect() {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => ", lease_owner = NULL, lease_until = NULL",
+    }
+}
