@@ -14,7 +14,8 @@
 //!   Predictions are written in the form its `score.py` reads (`{"id": {"articleBody": "..."}}`)
 //!   and scored by running `python3 score.py --json` on them, so the figures are the scorer's own.
 //! - `readability/`: Mozilla Readability's test pages, scored here with the same shingle F1
-//!   against the text of `expected.html`.
+//!   against the text of `expected.html`; each page's output, precision and recall are written
+//!   to `NAME-readability.json`.
 //!
 //! The candidates: `stet` (the project's own `extract::extract`) always; with the `candidates`
 //! feature also `rs-trafilatura`, `trafilatura` (the crate), and two combinations of them with
@@ -399,6 +400,7 @@ fn main() {
         eprintln!("readability: {} pages", pages.len());
         for c in &chosen {
             let (mut p_sum, mut r_sum, mut cpu) = (0.0, 0.0, 0u64);
+            let mut per_page = serde_json::Map::new();
             for (name, html, expected) in &pages {
                 let url = format!("https://example.org/{name}/");
                 let t0 = thread_cpu_ns();
@@ -407,7 +409,13 @@ fn main() {
                 let (p, r) = precision_recall(&body, &expected_text(expected));
                 p_sum += p;
                 r_sum += r;
+                per_page.insert(
+                    name.clone(),
+                    serde_json::json!({ "articleBody": body, "precision": p, "recall": r }),
+                );
             }
+            let file = args.out.join(format!("{}-readability.json", c.name));
+            std::fs::write(&file, serde_json::to_vec(&per_page).unwrap()).unwrap();
             let n = pages.len() as f64;
             let (p, r) = (p_sum / n, r_sum / n);
             table.push((

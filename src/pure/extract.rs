@@ -3,7 +3,9 @@
 //!
 //! Owns charset decoding, the HTML-or-not decision, the removal of page furniture that changes on
 //! every load (ads, promos, related lists, relative timestamps, comment counts, navigation,
-//! sidebars, forms, scripts), the readability pass (`dom_smoothie`) and soft-404 detection.
+//! sidebars, forms, scripts), the readability pass (`dom_smoothie`), the removal of what sits
+//! inside the article's container without being the article (gallery furniture, byline and date
+//! lines, bars and link lists, site boilerplate, repeated captions) and soft-404 detection.
 //! Pure: takes bytes and strings, returns data; never does I/O.
 
 use std::sync::LazyLock;
@@ -223,7 +225,7 @@ static NOT_FOUND: LazyLock<Regex> = LazyLock::new(|| {
 /// from the one that made a watch's latest version, that version's raw body is re-extracted
 /// before comparing, so an upgrade of the pipeline is never mistaken for an edit. Bump it with
 /// every change that can change an article's canonical text.
-pub const EXTRACTOR: &str = "2";
+pub const EXTRACTOR: &str = "3";
 
 /// The extractor version of versions stored before extractor versions were recorded.
 pub const LEGACY_EXTRACTOR: &str = "1";
@@ -310,6 +312,20 @@ pub enum Rule {
     Headline,
     /// Left out by the readability pass (not part of the main text).
     NotMainText,
+    /// A gallery's or photo's control or credit ("Image 1 of 8", "Close", "Photo: NAME").
+    GalleryFurniture,
+    /// A byline line inside the text (the byline is a field of the version).
+    BylineLine,
+    /// A date line inside the text (the dates are fields of the version).
+    DateLine,
+    /// A bar or card inside the container: "TRENDING:", tags, a name card, "Related".
+    Bar,
+    /// A run of short blocks that are all link: a related or tag list.
+    LinkList,
+    /// The site's boilerplate: copyright, citation, newsletter or app promotion, address.
+    SiteBoilerplate,
+    /// The same block said again: kept once.
+    Repeated,
 }
 
 impl std::fmt::Display for Rule {
@@ -324,6 +340,15 @@ impl std::fmt::Display for Rule {
             Rule::IgnoreText(p) => write!(f, "ignore_text: {p}"),
             Rule::Headline => f.write_str("headline (kept as the title line)"),
             Rule::NotMainText => f.write_str("not main text (readability)"),
+            Rule::GalleryFurniture => f.write_str("gallery or photo control or credit"),
+            Rule::BylineLine => f.write_str("byline line (kept as the byline field)"),
+            Rule::DateLine => f.write_str("date line (kept as a date field)"),
+            Rule::Bar => f.write_str("bar or card (trending, tags, related, name card)"),
+            Rule::LinkList => f.write_str("list of links (related or tags)"),
+            Rule::SiteBoilerplate => {
+                f.write_str("site boilerplate (copyright, promotion, contact)")
+            }
+            Rule::Repeated => f.write_str("repeated block (kept once)"),
         }
     }
 }
@@ -407,6 +432,7 @@ fn run(html: &str, url: &str, options: &Options, removed: Option<&mut Vec<Remove
     // The page's prose before any rule removes a block: what the article must mostly hold.
     let prose = prose_of(&doc);
     let classed = classed_paragraphs(&doc);
+    let captions = caption_texts(&doc);
     remove_furniture(&doc, &mut trace);
     unwrap_prose_wrappers(&doc);
     // Read as the paragraph walker reads text (a space where an inline element starts or
@@ -442,6 +468,7 @@ fn run(html: &str, url: &str, options: &Options, removed: Option<&mut Vec<Remove
         canonical_url,
         ..Default::default()
     };
+    let mut blocks = std::collections::HashMap::new();
     let readability_title;
     match parsed {
         Ok(found) => {
@@ -450,6 +477,7 @@ fn run(html: &str, url: &str, options: &Options, removed: Option<&mut Vec<Remove
             article.published = found.published_time.clone();
             article.modified = found.modified_time.clone();
             article.paragraphs = paragraphs_of_html(&found.content);
+            blocks = block_info_of_html(&found.content);
             restore_template_paragraphs(&mut article.paragraphs, &classed);
         }
         Err(_) => {
@@ -537,6 +565,7 @@ fn run(html: &str, url: &str, options: &Options, removed: Option<&mut Vec<Remove
         trace.text(&p, Rule::Headline);
         dropped += 1;
     }
+    remove_inner_furniture(&mut article, &blocks, &captions, &mut trace);
     if !options.ignore_text.is_empty() {
         article.paragraphs.retain(
             |p| match options.ignore_text.iter().find(|r| r.is_match(p)) {
@@ -1560,6 +1589,510 @@ fn flush(current: &mut String, out: &mut Vec<String>) {
     current.clear();
 }
 
+// ---- Blocks inside the article container that are not the article ----
+
+/// What the markup says of one block of the article: the share of its letters inside links,
+/// whether it sits in a table cell and whether it is a caption.
+#[derive(Debug, Clone, Copy, Default)]
+struct BlockInfo {
+    link_share: f32,
+    in_table: bool,
+    caption: bool,
+    /// A line of a paragraph broken by `<br>`: part of running text.
+    line: bool,
+}
+
+/// [`BlockInfo`] of each block of `html`, by its text as the paragraph walker reads it.
+fn block_info_of_html(html: &str) -> std::collections::HashMap<String, BlockInfo> {
+    let doc = Document::fragment(html);
+    let mut out = Vec::new();
+    let mut current = (String::new(), String::new());
+    walk_links(&doc.root(), BlockInfo::default(), &mut current, &mut out);
+    flush_links(&mut current, BlockInfo::default(), &mut out);
+    out.into_iter().collect()
+}
+
+/// [`walk`], also collecting the text inside `<a>` of each block and where the block sits.
+fn walk_links(
+    node: &NodeRef,
+    at: BlockInfo,
+    current: &mut (String, String),
+    out: &mut Vec<(String, BlockInfo)>,
+) {
+    for child in node.children_it(false) {
+        if child.is_text() {
+            let t = child.text();
+            current.0.push_str(&t);
+            if at.link_share > 0.0 {
+                current.1.push_str(&t);
+            }
+        } else if child.is_element() {
+            let name = child
+                .node_name()
+                .map(|n| n.to_ascii_lowercase())
+                .unwrap_or_default();
+            if matches!(name.as_str(), "script" | "style" | "noscript" | "template") {
+                continue;
+            }
+            let inner = BlockInfo {
+                link_share: if name == "a" { 1.0 } else { at.link_share },
+                in_table: at.in_table || matches!(name.as_str(), "td" | "th"),
+                caption: at.caption || matches!(name.as_str(), "figcaption" | "caption"),
+                line: false,
+            };
+            if name == "br" {
+                flush_links(current, BlockInfo { line: true, ..at }, out);
+                // The text after the break is a line too.
+                current.1.push('\u{0}');
+                continue;
+            }
+            let block = is_block(&name);
+            if block {
+                flush_links(current, at, out);
+            } else {
+                current.0.push(' ');
+            }
+            walk_links(&child, inner, current, out);
+            if block {
+                flush_links(current, inner, out);
+            } else {
+                current.0.push(' ');
+            }
+        }
+    }
+}
+
+fn flush_links(current: &mut (String, String), at: BlockInfo, out: &mut Vec<(String, BlockInfo)>) {
+    let folded = fold_spaces(&current.0);
+    if !folded.is_empty() {
+        let letters = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).count();
+        let share = letters(&current.1) as f32 / letters(&folded).max(1) as f32;
+        out.push((
+            folded,
+            BlockInfo {
+                link_share: share.min(1.0),
+                line: at.line || current.1.starts_with('\u{0}'),
+                ..at
+            },
+        ));
+    }
+    current.0.clear();
+    current.1.clear();
+}
+
+/// The texts of the page's captions and credits (`<figcaption>`, a class naming a caption or a
+/// credit), read before readability, which drops class names.
+fn caption_texts(doc: &Document) -> std::collections::HashSet<String> {
+    doc.select("body figcaption, body [class*='caption'], body [class*='credit']")
+        .nodes()
+        .iter()
+        .flat_map(paragraphs_of_node)
+        .collect()
+}
+
+/// A slideshow's or a photo's controls and credits: "Image 1 of 8", "Caption", "Close",
+/// "Photo: NAME, AGENCY", "© NAME", "Credit: ...".
+static GALLERY_CONTROL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^[\s(\[]*(?:
+          (?:(?:image|photo|picture|slide|foto|bild)\s*)?\d+\s*(?:of|/|von|de|sur)\s*\d+
+          | caption | close | hide\s+caption | show\s+caption | toggle\s+caption | expand
+          | enlarge(?:\s+this)?(?:\s+image|\s+photo)? | (?:view|open|launch|see)\s+(?:the\s+)?(?:full\s+)?(?:gallery|slideshow|photos?|image)
+          | previous | next | prev | back\s+to\s+(?:the\s+)?gallery | full\s*screen | exit\s+full\s*screen
+          | photo | image | \d+\s+(?:photos?|images?|pictures?)(?:\s+in\s+(?:this\s+)?gallery)? | gallery | slideshow
+          | more\s+photos | image\s+caption | photo\s+gallery
+        )[\s)\].:]*$",
+    )
+    .unwrap()
+});
+
+/// A credit line under a photo: "Photo: NAME, AGENCY", "Credit: ...", "(AP Photo/NAME)".
+static CREDIT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^[\s(\[]*(?:
+          (?:(?:photo|image|picture|video|graphic|illustration)s?\s*(?:credit|courtesy|by)?|credits?|foto|bild|fotos)\s*[:/|]
+          | (?:photo|image|picture)s?\s+(?:credit|courtesy|by)\b
+          | (?:ap|afp|reuters|getty|epa)\s+(?:photo|images?)\b
+          | ©|\(c\)|ⓒ
+        )",
+    )
+    .unwrap()
+});
+
+/// A line that labels a bar of links or tags: "TRENDING:", "Related:", "Tags: ...".
+static BAR_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^[\s»›>|]*(?:
+          trending(?:\s+now|\s+stories|\s+topics)? | related(?:\s+(?:stories|articles|content|coverage|links|news|posts|topics|video|videos))?
+          | read\s+(?:more|also|next) | also\s+read | see\s+also | more\s+(?:on\s+this|from|stories|news|coverage)(?:\s+[\w'’]+){0,3}
+          | recommended(?:\s+for\s+you)? | (?:most\s+)?popular(?:\s+now)? | most\s+read | tags? | topics? | filed\s+under | categories
+          | keywords | you\s+may\s+also\s+like | you\s+might\s+also\s+like | don['’]t\s+miss | editor['’]?s\s+picks
+        )\s*[:|»›>]",
+    )
+    .unwrap()
+});
+
+/// A heading of its own that names a bar of links ("Related", "Trending now").
+static BAR_HEADING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^[\s»›>|]*(?:
+          trending(?:\s+now|\s+stories|\s+topics)? | related(?:\s+(?:stories|articles|content|coverage|links|news|posts|topics))?
+          | read\s+(?:more|also|next) | also\s+read | see\s+also | more\s+(?:on\s+this(?:\s+story)?|stories|news|coverage)
+          | recommended(?:\s+for\s+you)? | (?:most\s+)?popular(?:\s+now)? | most\s+read | tags | topics
+          | you\s+may\s+also\s+like | you\s+might\s+also\s+like | don['’]t\s+miss | editor['’]?s\s+picks
+        )[\s:.»›>]*$",
+    )
+    .unwrap()
+});
+
+/// Site boilerplate: copyright and reproduction notices, citation lines, newsletter and app
+/// promotions, filing lines, contact lines.
+static BOILERPLATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)(?:
+          ^\W*(?:©|\(c\)|copyright\b)|all\s+rights\s+reserved
+          | may\s+not\s+be\s+(?:published|reproduced|redistributed|copied|republished)
+          | \bcitation\b.*\bretrieved\b | \bretrieved\s+.{0,40}\bfrom\s+https?://
+          | this\s+document\s+is\s+subject\s+to
+          | \bnewsletters?\b | \bsign\s+up\b | \bsubscribe\b | \bunsubscribe\b
+          | download\s+(?:the|our)\b.{0,40}\bapp\b | \bget\s+(?:the|our)\b.{0,40}\bapp\b
+          | \bfollow\s+us\b
+          | \blike\s+us\s+on\s+facebook
+          | a\s+version\s+of\s+this\s+(?:article|story|report)\s+appear
+          | ^this\s+(?:entry|post|article|story)\s+was\s+(?:posted|filed|published)
+          | \bfiled\s+under\b | ^posted\s+in\b | ^(?:tags?|topics?|categories)\s*:
+          | original\s+(?:article|story)\s+on\b
+          | ^(?:e-?mail|contact)\s+.{1,60}\s+at\s+\S+@ | ^\S+@\S+\.\w{2,}$
+          | \b(?:tel|phone|fax|telephone|call\s+us)\b\.?\s*:?\s*\+?\(?\d
+          | \+?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b
+          | \bterms\s+(?:of\s+(?:use|service)|and\s+conditions)\b | \bprivacy\s+policy\b
+        )",
+    )
+    .unwrap()
+});
+
+/// A notice of the page about the reader's browser, not the article's.
+static BROWSER_NOTICE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)enable\s+javascript|javascript\s+(?:is\s+)?(?:disabled|required|must\s+be\s+enabled)|best\s+viewed\s+(?:in|with)|upgrad(?:e|ing)\s+(?:your|to\s+a)\s+(?:web\s+)?browser|browser\s+(?:does\s+not|doesn['’]t)\s+support",
+    )
+    .unwrap()
+});
+
+/// Labels of a byline or date line ("Updated", "Posted on", "By").
+const DATE_LABELS: &[&str] = &[
+    "updated",
+    "last",
+    "posted",
+    "published",
+    "modified",
+    "first",
+    "date",
+    "dated",
+    "on",
+    "at",
+    "by",
+    "and",
+    "written",
+    "story",
+    "words",
+    "|",
+];
+
+/// Words that describe the author's role after a name ("Agency Staff Writer").
+const ROLE_WORDS: &[&str] = &[
+    "staff",
+    "writer",
+    "writers",
+    "reporter",
+    "reporters",
+    "correspondent",
+    "correspondents",
+    "editor",
+    "editors",
+    "contributor",
+    "contributing",
+    "columnist",
+    "senior",
+    "chief",
+    "special",
+    "associated",
+    "press",
+    "news",
+    "service",
+    "wire",
+    "of",
+    "the",
+    "and",
+    "for",
+    "in",
+    "with",
+    "from",
+];
+
+static TIME_ZONE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:[A-Z]{1,3}T|UTC|GMT|CET|CEST|BST|IST|AEST|AEDT|JST|[+-]\d{2}:?\d{2})$")
+        .unwrap()
+});
+
+/// Whether `w` (trimmed of punctuation) is part of a date or time.
+fn is_date_token(w: &str) -> bool {
+    let t = w.trim_matches(|c: char| !c.is_alphanumeric());
+    if t.is_empty() {
+        return true;
+    }
+    let ordinal = t
+        .strip_suffix("st")
+        .or_else(|| t.strip_suffix("nd"))
+        .or_else(|| t.strip_suffix("rd"))
+        .or_else(|| t.strip_suffix("th"))
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+    ordinal || TIME_ZONE.is_match(t) || DATE_WORDS.is_match(t)
+}
+
+fn has_date(p: &str) -> bool {
+    static DATE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\d{1,2}:\d{2}|\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?\s+\d{1,2}\b|\b\d{1,2}\.?\s+(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b").unwrap()
+    });
+    DATE.is_match(p)
+}
+
+/// A line that is only a date or time with its label: "Updated 6:40 am CST, Tuesday, March 3,
+/// 2020", "Posted on Sunday, July 29, 2012, at 11:38 am".
+fn is_date_line(p: &str) -> bool {
+    let words: Vec<&str> = p.split_whitespace().collect();
+    words.len() <= 16
+        && has_date(p)
+        && words.iter().all(|w| {
+            let t = w
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase();
+            is_date_token(w) || DATE_LABELS.contains(&t.as_str())
+        })
+}
+
+/// Whether `w` reads as part of a name: capitalised, or initials.
+fn is_name_word(w: &str) -> bool {
+    let t = w.trim_matches(|c: char| !c.is_alphanumeric());
+    t.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// A byline line: "By NAME", "By NAME - 3/3/20 11:04 PM EST", "Jane Doe, Agency Staff Writer"
+/// (the name the page declares as its byline), with only names, roles and dates beside it.
+fn is_byline_line(p: &str, byline: Option<&str>, must_repeat: bool) -> bool {
+    let words: Vec<&str> = p.split_whitespace().collect();
+    if words.is_empty() || words.len() > 20 {
+        return false;
+    }
+    let rest_is_meta = |rest: &[&str]| {
+        rest.iter().all(|w| {
+            let t = w
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase();
+            is_name_word(w)
+                || is_date_token(w)
+                || ROLE_WORDS.contains(&t.as_str())
+                || DATE_LABELS.contains(&t.as_str())
+        })
+    };
+    let first = words[0].to_lowercase();
+    let starts_by = first == "by"
+        || (words.len() > 1
+            && matches!(
+                first.as_str(),
+                "written" | "posted" | "story" | "words" | "reported"
+            )
+            && words[1].eq_ignore_ascii_case("by"));
+    if starts_by && !must_repeat {
+        let at = if first == "by" { 1 } else { 2 };
+        let name = &words[at..];
+        return !name.is_empty() && is_name_word(name[0]) && rest_is_meta(name);
+    }
+    let Some(byline) = byline.map(fold_case).filter(|b| !b.is_empty()) else {
+        return false;
+    };
+    let line = fold_case(p);
+    let name = byline.trim_start_matches("by ").trim();
+    if name.is_empty() || name.split_whitespace().count() > 8 || !line.contains(name) {
+        return false;
+    }
+    let rest: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| {
+            !name.contains(
+                &w.trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase(),
+            )
+        })
+        .collect();
+    rest.len() <= 10 && rest_is_meta(&rest)
+}
+
+/// Two to four capitalised words said twice at the start of a block: an inline card that
+/// expands a linked name into the name again and the linked article's headline.
+fn is_name_card(p: &str) -> bool {
+    let words: Vec<&str> = p.split_whitespace().collect();
+    if words.len() > 30 {
+        return false;
+    }
+    (2..=4).any(|n| {
+        words.len() > 2 * n
+            && words[..n].iter().all(|w| is_name_word(w))
+            && words[..n] == words[n..2 * n]
+    })
+}
+
+/// Removes what sits inside the article's container without being the article: gallery
+/// controls and credits, byline and date lines, bars of links, boilerplate at the end and
+/// repeated blocks. Corrections and editor's notes are never touched, nor table cells. A
+/// byline or date line the page declares nowhere else fills the empty field instead of being
+/// lost.
+fn remove_inner_furniture(
+    article: &mut Article,
+    blocks: &std::collections::HashMap<String, BlockInfo>,
+    captions: &std::collections::HashSet<String>,
+    trace: &mut Trace<'_>,
+) {
+    let paragraphs = std::mem::take(&mut article.paragraphs);
+    let info = |p: &str| blocks.get(p).copied();
+    let share = |p: &str| info(p).map(|b| b.link_share);
+    let words = |p: &str| p.split_whitespace().count();
+    let mut verdict: Vec<Option<Rule>> = vec![None; paragraphs.len()];
+    let protected: Vec<bool> = paragraphs.iter().map(|p| is_correction(p)).collect();
+    // A table cell is data (a date in an infobox, a name in a list of results) unless a rule
+    // reads its text alone as furniture.
+    let in_table: Vec<bool> = paragraphs
+        .iter()
+        .map(|p| info(p).is_some_and(|b| b.in_table))
+        .collect();
+    // Byline and date lines are furniture where the page puts them: at the top or the bottom of
+    // the text, or anywhere when they repeat the byline the page declares.
+    let edge = |i: usize| i < 4 || i + 3 >= paragraphs.len();
+    let declared_byline = article.byline.clone();
+    for (i, p) in paragraphs.iter().enumerate() {
+        if protected[i] {
+            continue;
+        }
+        let n = words(p);
+        verdict[i] = if GALLERY_CONTROL.is_match(p)
+            || (n <= 10 && CREDIT.is_match(p) && !p.ends_with('.'))
+        {
+            Some(Rule::GalleryFurniture)
+        } else if n <= 60 && BROWSER_NOTICE.is_match(p) {
+            Some(Rule::SiteBoilerplate)
+        } else if !in_table[i]
+            && (edge(i) || declared_byline.is_some())
+            && is_byline_line(p, declared_byline.as_deref(), !edge(i))
+        {
+            if article.byline.is_none() {
+                let name = p
+                    .split_whitespace()
+                    .skip_while(|w| !w.eq_ignore_ascii_case("by"))
+                    .skip(1)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                article.byline = Some(if name.is_empty() { p.clone() } else { name });
+            }
+            Some(Rule::BylineLine)
+        } else if !in_table[i] && edge(i) && is_date_line(p) {
+            if article.published.is_none() {
+                article.published = Some(p.clone());
+            } else if article.modified.is_none() && p.to_lowercase().contains("updated") {
+                article.modified = Some(p.clone());
+            }
+            Some(Rule::DateLine)
+        } else if (BAR_LABEL.is_match(p) && (n <= 40 || share(p).is_some_and(|s| s >= 0.5)))
+            || is_name_card(p)
+        {
+            Some(Rule::Bar)
+        } else {
+            None
+        };
+    }
+    // Runs of three or more short blocks that are all link at the end of the text, or under a
+    // heading that names a bar: a related list or a tag list. A list of links inside the text
+    // (a table of contents, a list of sources) is the article's.
+    let linked = |i: usize| {
+        !protected[i]
+            && !in_table[i]
+            && words(&paragraphs[i]) <= 15
+            && share(&paragraphs[i]).is_some_and(|s| s >= 0.8)
+    };
+    let mut i = 0;
+    while i < paragraphs.len() {
+        if !linked(i) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < paragraphs.len() && (linked(i) || verdict[i].is_some()) {
+            i += 1;
+        }
+        let headed =
+            start > 0 && !protected[start - 1] && BAR_HEADING.is_match(&paragraphs[start - 1]);
+        let at_end = verdict[i..].iter().all(Option::is_some);
+        if i - start >= 3 && (headed || at_end) {
+            for v in &mut verdict[start..i] {
+                v.get_or_insert(Rule::LinkList);
+            }
+            if headed {
+                verdict[start - 1].get_or_insert(Rule::LinkList);
+            }
+        }
+    }
+    // A lone heading that names a bar whose links went before.
+    for (i, p) in paragraphs.iter().enumerate() {
+        if verdict[i].is_none() && !protected[i] && words(p) <= 5 && BAR_HEADING.is_match(p) {
+            let next_gone = verdict.get(i + 1).is_none_or(|v| v.is_some());
+            if next_gone {
+                verdict[i] = Some(Rule::Bar);
+            }
+        }
+    }
+    // Boilerplate at the end of the container, read from the end until the article's text.
+    for i in (0..paragraphs.len()).rev() {
+        if verdict[i].is_some() {
+            continue;
+        }
+        let p = &paragraphs[i];
+        if protected[i] || words(p) > 80 || !BOILERPLATE.is_match(p) {
+            break;
+        }
+        verdict[i] = Some(Rule::SiteBoilerplate);
+    }
+    // A caption, a credit or a line of links said twice is kept once. Prose said twice, a line
+    // of dialogue, a table cell are the article's own.
+    let mut seen = std::collections::HashSet::new();
+    for (i, p) in paragraphs.iter().enumerate() {
+        if verdict[i].is_some()
+            || protected[i]
+            || in_table[i]
+            || seen.insert(fold_case(p))
+            || is_prose(p)
+        {
+            continue;
+        }
+        let b = info(p).unwrap_or_default();
+        let sentence = p
+            .trim_end_matches(['"', '\'', '”', '’', ')', ' '])
+            .ends_with(['.', '!', '?', '…']);
+        if b.caption
+            || captions.contains(p)
+            || b.link_share >= 0.5
+            || (words(p) >= 3 && !sentence && !b.line)
+        {
+            verdict[i] = Some(Rule::Repeated);
+        }
+    }
+    for (p, v) in paragraphs.into_iter().zip(verdict) {
+        match v {
+            Some(rule) => trace.text(&p, rule),
+            None => article.paragraphs.push(p),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1675,5 +2208,143 @@ mod tests {
         let bom = b"\xef\xbb\xbfcaf\xc3\xa9";
         assert!(decode(bom, Some("text/html; charset=iso-8859-1")).contains("café"));
         assert!(decode(b"caf\xff\xfe", Some("text/html; charset=utf-8")).contains('\u{fffd}'));
+    }
+
+    /// A page of the classes of text that sit inside an article's container without being the
+    /// article: gallery furniture, byline and date lines, bars and cards, site boilerplate.
+    const CLUTTERED: &str = r##"<!doctype html><html><head><title>Council backs the new bridge | Daily</title>
+<meta property="og:title" content="Council backs the new bridge"></head><body>
+<article><h1>Council backs the new bridge</h1>
+<p>By Jane Roe</p>
+<p>Updated 6:40 am CST, Tuesday, March 3, 2020</p>
+<p>TRENDING: <a href="/a">Storm hits coast</a> | <a href="/b">Mayor resigns</a> | <a href="/c">Rates rise</a></p>
+<p>The city council voted on Monday night to build a new bridge across the river, ending a debate that has lasted for more than a decade and divided the town.</p>
+<figure><img src="1.jpg"><figcaption>The old bridge at dawn, seen from the east bank of the river.</figcaption></figure>
+<p>Image 1 of 3</p>
+<figure><img src="2.jpg"><figcaption>The old bridge at dawn, seen from the east bank of the river.</figcaption></figure>
+<p>Image 2 of 3</p>
+<p>Close</p>
+<p>Photo: John Smith, Daily Agency</p>
+<p>Supporters said the bridge would cut commuting times in half and bring new shops to the north side, while opponents warned about the cost to taxpayers.</p>
+<p><a href="/people/mary-major">Mary Major</a> Mary Major Senate panel backs bridge funding plan</p>
+<p>The vote was seven to four, and construction is expected to begin next spring once the final designs have been approved by the state transport board.</p>
+<p>Correction: An earlier version of this article misstated the number of council members who voted for the plan.</p>
+<p>Related</p>
+<p><a href="/x">Bridge plan draws crowd to town hall</a></p>
+<p><a href="/y">What the new bridge will cost you</a></p>
+<p><a href="/z">Ten years of debate, in pictures</a></p>
+<p>Sign up for our morning newsletter and get the day's news in your inbox.</p>
+<p>© 2020 Daily Media Group. All rights reserved.</p>
+<p>Daily Media Group, 12 River Street, Springfield. Tel: +1 555 010 2030</p>
+</article></body></html>"##;
+
+    #[test]
+    fn inner_furniture_is_removed_and_the_article_kept() {
+        let article = extract(CLUTTERED, "https://news.example.org/bridge");
+        let text = article.paragraphs.join("\n");
+        for kept in [
+            "The city council voted on Monday night",
+            "Supporters said the bridge",
+            "The vote was seven to four",
+            "Correction: An earlier version",
+        ] {
+            assert!(text.contains(kept), "{kept:?} lost from {text}");
+        }
+        for gone in [
+            "By Jane Roe",
+            "6:40 am",
+            "TRENDING",
+            "Image 1 of 3",
+            "Image 2 of 3",
+            "Close",
+            "Photo: John Smith",
+            "Mary Major",
+            "Related",
+            "Bridge plan draws crowd",
+            "newsletter",
+            "All rights reserved",
+            "Tel:",
+        ] {
+            assert!(!text.contains(gone), "{gone:?} kept in {text}");
+        }
+        // One caption next to its photo stays; its repeats do not.
+        assert_eq!(text.matches("The old bridge at dawn").count(), 1, "{text}");
+        // The byline and date lines stay in their fields.
+        assert_eq!(article.byline.as_deref(), Some("Jane Roe"));
+        assert!(
+            article
+                .published
+                .as_deref()
+                .is_some_and(|p| p.contains("March 3, 2020")),
+            "{:?}",
+            article.published
+        );
+    }
+
+    #[test]
+    fn explain_names_the_rule_of_each_inner_block() {
+        let e = explain(
+            CLUTTERED,
+            "https://news.example.org/bridge",
+            &Options::default(),
+        );
+        let rule_of = |needle: &str| {
+            e.removed
+                .iter()
+                .find(|r| r.text.contains(needle))
+                .map(|r| r.rule.clone())
+        };
+        assert_eq!(rule_of("Image 1 of 3"), Some(Rule::GalleryFurniture));
+        assert_eq!(rule_of("Photo: John Smith"), Some(Rule::GalleryFurniture));
+        assert_eq!(rule_of("By Jane Roe"), Some(Rule::BylineLine));
+        assert_eq!(rule_of("6:40 am"), Some(Rule::DateLine));
+        assert_eq!(rule_of("TRENDING"), Some(Rule::Bar));
+        assert_eq!(rule_of("Mary Major"), Some(Rule::Bar));
+        assert_eq!(rule_of("Bridge plan draws crowd"), Some(Rule::LinkList));
+        assert_eq!(rule_of("All rights reserved"), Some(Rule::SiteBoilerplate));
+        assert_eq!(rule_of("Tel:"), Some(Rule::SiteBoilerplate));
+        assert_eq!(rule_of("The old bridge at dawn"), Some(Rule::Repeated));
+    }
+
+    #[test]
+    fn lines_of_the_shape_of_furniture_inside_prose_stay() {
+        for (line, byline) in [
+            (
+                "By the time the council met, the plan had changed twice.",
+                None,
+            ),
+            ("By Friday the river had risen by two metres.", None),
+            (
+                "Jane Roe said the vote was a victory for the north side of town.",
+                Some("Jane Roe"),
+            ),
+        ] {
+            assert!(!is_byline_line(line, byline, false), "{line}");
+        }
+        for line in [
+            "By Jane Roe",
+            "By JANE ROE, Associated Press Writer",
+            "By Jane Roe - 3/3/20 11:04 PM EST",
+        ] {
+            assert!(is_byline_line(line, None, false), "{line}");
+        }
+        assert!(is_byline_line(
+            "Jane Doe, Agency Staff Writer",
+            Some("Jane Doe"),
+            true
+        ));
+        for line in [
+            "Updated 6:40 am CST, Tuesday, March 3, 2020",
+            "Posted on Sunday, July 29, 2012, at 11:38 am",
+        ] {
+            assert!(is_date_line(line), "{line}");
+        }
+        assert!(!is_date_line(
+            "On March 3, 2020 the council met at 6:40 am to vote."
+        ));
+        assert!(is_name_card(
+            "Jane Doe Jane Doe Senate panel backs bridge funding plan"
+        ));
+        assert!(!is_name_card("Jane Doe said Senate panel backs the plan"));
     }
 }

@@ -6,9 +6,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::Connection;
 
-use super::{Result, Sqlite, StoreError, ZSTD_LEVEL};
+use super::s3::BlobBucket;
+use super::sql::Tx;
+use super::{Result, Store, StoreError, ZSTD_LEVEL};
 use crate::pure::model::{BodyHash, Sha256Hash};
 
 /// Content-defined chunk sizes: small enough that a site's shared template and an article's
@@ -102,104 +104,113 @@ impl ChunkIndex {
 }
 
 /// Stores a raw body once: cut into content-defined chunks (FastCDC), each distinct chunk
-/// stored once, zstd-compressed; the blob row lists the chunks' digests in order.
-pub(crate) fn insert_blob(tx: &Transaction<'_>, hash: &BodyHash, raw: &[u8]) -> Result<()> {
-    let mut has = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM chunks WHERE hash = ?1)")?;
-    let packed = PackedBody::pack(raw, |k| has.query_row([k], |r| r.get(0)).unwrap_or(false))?;
-    insert_packed(tx, hash, raw, &packed)
-}
-
-/// Writes a packed body: the chunks not stored yet, then the blob row. A chunk that was packed
-/// as "already stored" but is not (its transaction rolled back meanwhile) is compressed here.
-pub(super) fn insert_packed(
-    tx: &Transaction<'_>,
+/// stored once, zstd-compressed; the blob row lists the chunks' digests in order. With object
+/// storage (`bucket`), chunk bytes go there and the rows say which chunks exist. A chunk packed
+/// as "already stored" that is not (its transaction rolled back meanwhile) is compressed here.
+pub(super) fn insert_body(
+    tx: &mut dyn Tx,
+    bucket: Option<&BlobBucket>,
     hash: &BodyHash,
     raw: &[u8],
-    packed: &PackedBody,
+    packed: Option<&PackedBody>,
 ) -> Result<()> {
-    let exists: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = ?1)",
-        [hash.to_hex()],
-        |r| r.get(0),
-    )?;
+    let exists: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = ?1)",
+            &[&hash.to_hex()],
+        )?
+        .get(0)?;
     if exists {
         return Ok(());
     }
+    let packed = match packed {
+        Some(p) => p.clone(),
+        None => PackedBody::pack(raw, |k| chunk_stored(tx, k).unwrap_or(false))?,
+    };
     let mut manifest = Vec::with_capacity(packed.chunks.len() * 32);
-    let mut has_chunk =
-        tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM chunks WHERE hash = ?1)")?;
-    let mut add_chunk =
-        tx.prepare_cached("INSERT OR IGNORE INTO chunks (hash, size, data) VALUES (?1, ?2, ?3)")?;
     for c in &packed.chunks {
         manifest.extend_from_slice(&c.digest.0);
         let key = c.digest.to_hex();
-        match &c.data {
-            Some(data) => {
-                add_chunk.execute(params![key, c.len as i64, data])?;
-            }
-            None => {
-                if !has_chunk.query_row([&key], |r| r.get::<_, bool>(0))? {
-                    let bytes = raw.get(c.offset..c.offset + c.len).ok_or_else(|| {
-                        StoreError::Corrupt("a packed chunk lies outside its body".into())
-                    })?;
-                    add_chunk.execute(params![key, c.len as i64, compress(bytes)?])?;
-                }
-            }
+        if (c.data.is_none() || bucket.is_some()) && chunk_stored(tx, &key)? {
+            continue;
         }
+        let data = match &c.data {
+            Some(d) => d.clone(),
+            None => {
+                let bytes = raw.get(c.offset..c.offset + c.len).ok_or_else(|| {
+                    StoreError::Corrupt("a packed chunk lies outside its body".into())
+                })?;
+                compress(bytes)?
+            }
+        };
+        let in_db = match bucket {
+            // The object first: a row never names bytes that are not there. An object whose
+            // row rolls back is written again, to the same key, next time.
+            Some(b) => {
+                b.put(&key, data)?;
+                None
+            }
+            None => Some(data),
+        };
+        tx.execute(
+            "INSERT INTO chunks (hash, size, data) VALUES (?1, ?2, ?3)
+             ON CONFLICT (hash) DO NOTHING",
+            &[&key, &c.len, &in_db],
+        )?;
     }
     tx.execute(
         "INSERT INTO blobs (hash, size, compression, data) VALUES (?1, ?2, 'chunks', ?3)",
-        params![hash.to_hex(), raw.len() as i64, manifest],
+        &[&hash.to_hex(), &raw.len(), &manifest],
     )?;
     Ok(())
 }
 
-/// Reassembles a stored body.
-pub(super) fn decompress(conn: &Connection, compression: &str, data: &[u8]) -> Result<Vec<u8>> {
+fn chunk_stored(tx: &mut dyn Tx, key: &str) -> Result<bool> {
+    tx.query_one(
+        "SELECT EXISTS (SELECT 1 FROM chunks WHERE hash = ?1)",
+        &[&key],
+    )?
+    .get(0)
+}
+
+/// The raw body stored under `hash`, reassembled, if there is one.
+pub(super) fn read_blob(
+    tx: &mut dyn Tx,
+    bucket: Option<&BlobBucket>,
+    hash: &str,
+) -> Result<Option<Vec<u8>>> {
+    let Some(row) = tx.query_opt(
+        "SELECT compression, data FROM blobs WHERE hash = ?1",
+        &[&hash],
+    )?
+    else {
+        return Ok(None);
+    };
+    body_of(tx, bucket, &row.get::<String>(0)?, &row.get::<Vec<u8>>(1)?).map(Some)
+}
+
+/// Reassembles a stored body from its blob row's compression and data.
+pub(super) fn body_of(
+    tx: &mut dyn Tx,
+    bucket: Option<&BlobBucket>,
+    compression: &str,
+    data: &[u8],
+) -> Result<Vec<u8>> {
     match compression {
-        "chunks" => {
-            if !data.len().is_multiple_of(32) {
-                return Err(StoreError::Corrupt(
-                    "blob manifest is not a list of digests".into(),
-                ));
-            }
-            let mut stmt = conn.prepare_cached("SELECT data FROM chunks WHERE hash = ?1")?;
-            let mut out = Vec::new();
-            for digest in data.chunks(32) {
-                let key = hex::encode(digest);
-                let compressed: Option<Vec<u8>> =
-                    stmt.query_row([&key], |r| r.get(0)).optional()?;
-                let compressed = compressed
-                    .ok_or_else(|| StoreError::Corrupt(format!("chunk {key} is missing")))?;
-                let bytes = zstd::decode_all(compressed.as_slice()).map_err(|e| {
-                    StoreError::Corrupt(format!("chunk {key} does not decompress: {e}"))
-                })?;
-                out.extend_from_slice(&bytes);
-            }
-            Ok(out)
-        }
+        "chunks" => decompress_chunks(data, |key| match bucket {
+            Some(b) => b.get(key),
+            None => tx
+                .query_opt("SELECT data FROM chunks WHERE hash = ?1", &[&key])?
+                .map(|r| r.get::<Option<Vec<u8>>>(0))
+                .transpose()
+                .map(Option::flatten),
+        }),
         "zstd" => zstd::decode_all(data)
             .map_err(|e| StoreError::Corrupt(format!("blob does not decompress: {e}"))),
         "none" => Ok(data.to_vec()),
         other => Err(StoreError::Corrupt(format!(
             "unknown blob compression {other:?}"
         ))),
-    }
-}
-
-impl Sqlite {
-    /// The raw body stored under `hash`, decompressed.
-    pub fn blob(&self, hash: &BodyHash) -> Result<Option<Vec<u8>>> {
-        let row: Option<(String, Vec<u8>)> = self
-            .conn
-            .query_row(
-                "SELECT compression, data FROM blobs WHERE hash = ?1",
-                [hash.to_hex()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        row.map(|(compression, data)| decompress(&self.conn, &compression, &data))
-            .transpose()
     }
 }
 
@@ -224,4 +235,12 @@ pub(super) fn decompress_chunks(
         out.extend_from_slice(&bytes);
     }
     Ok(out)
+}
+
+impl Store {
+    /// The raw body stored under `hash`, decompressed.
+    pub fn blob(&self, hash: &BodyHash) -> Result<Option<Vec<u8>>> {
+        let bucket = self.bucket();
+        self.with(|tx| read_blob(tx, bucket, &hash.to_hex()))
+    }
 }

@@ -1,81 +1,84 @@
-//! The ledger table and what reads the archive whole: appending chained entries inside the
-//! caller's transaction, the head, raw scans for `verify`, and JSON Lines export and import.
+//! The ledger table and what reads the archive whole, written once for both backends:
+//! appending chained entries inside the caller's transaction, the head, raw scans for `verify`,
+//! and JSON Lines export and import.
 //!
 //! Owns the SQL of the ledger; the entry format and the chain rule are in [`crate::pure::ledger`].
 //! Never decides what counts as tampering: `verify` does, from what these scans return.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use base64::Engine as _;
 use zstd::bulk::Decompressor;
 
-use super::{Result, Sqlite, StoreError, ZSTD_LEVEL, decompress, decompress_text, insert_blob};
+use super::blobs::{body_of, insert_body, read_blob};
+use super::sql::{Row, Tx};
+use super::watches::insert_watch;
+use super::{Result, Store, StoreError, compress_text, decompress_text};
 use crate::pure::ledger::{
     Entry, EntryBody, EntryKind, ExportEvent, ExportLine, ExportVersion, ExportWatch, Head,
 };
-use crate::pure::model::{Sha256Hash, VersionSeq, WatchId};
+use crate::pure::model::{CheckKind, Sha256Hash, VersionSeq, WatchId};
 
 /// Article texts up to this size decompress into one reused buffer; larger ones stream.
 const TEXT_BUFFER: usize = 1 << 20;
 
+/// Rows fetched per statement by the scans, which never hold the whole archive in memory.
+pub(super) const SCAN_PAGE: i64 = 256;
+
 /// Chains `body` after the current head and stores it, recording `row_id`. Call it inside the
-/// transaction that writes the recorded row.
-pub(super) fn append(conn: &Connection, body: EntryBody, row_id: i64) -> Result<Entry> {
-    let prev = last(conn)?;
+/// transaction that writes the recorded row (on PostgreSQL, one that holds the write lock).
+pub(super) fn append(tx: &mut dyn Tx, body: EntryBody, row_id: i64) -> Result<Entry> {
+    let prev = last(tx)?;
     let entry = Entry::chain(prev, body);
     let b = &entry.body;
-    let common = params![
-        entry.seq,
-        b.kind.as_str(),
-        b.url,
-        b.version.map(|v| v.0),
-        b.at,
+    let meta = b
+        .meta
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode metadata: {e}")))?;
+    let (seq, kind, version) = (entry.seq, b.kind.as_str(), b.version.map(|v| v.0));
+    let (content, body_hash) = (
         b.content_hash.map(|h| h.to_hex()),
         b.body_hash.map(|h| h.to_hex()),
-        entry.prev_hash.to_hex(),
-        entry.hash.to_hex(),
-        row_id,
+    );
+    let (prev_hash, hash) = (entry.prev_hash.to_hex(), entry.hash.to_hex());
+    let mut params: Vec<&dyn super::sql::Param> = vec![
+        &seq, &kind, &b.url, &version, &b.at, &content, &body_hash, &prev_hash, &hash, &row_id,
     ];
-    match &b.meta {
-        // Without metadata, the statement of the ledger's first schema: the upgrade that
-        // gives an old archive its entries runs before the `meta` column exists.
-        None => conn.execute(
+    let sql = match &meta {
+        // Without metadata, the statement of the ledger's first schema: the upgrade that gives
+        // an old SQLite archive its entries runs before the `meta` column exists.
+        None => {
             "INSERT INTO ledger (seq, kind, watch_url, version_seq, at, content_hash, body_hash,
                 prev_hash, hash, row_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            common,
-        )?,
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        }
         Some(meta) => {
-            let meta = serde_json::to_string(meta)
-                .map_err(|e| StoreError::Corrupt(format!("cannot encode metadata: {e}")))?;
-            let mut values: Vec<&dyn rusqlite::ToSql> = common.to_vec();
-            values.push(&meta);
-            conn.execute(
-                "INSERT INTO ledger (seq, kind, watch_url, version_seq, at, content_hash,
-                    body_hash, prev_hash, hash, row_id, meta)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                values.as_slice(),
-            )?
+            params.push(meta);
+            "INSERT INTO ledger (seq, kind, watch_url, version_seq, at, content_hash, body_hash,
+                prev_hash, hash, row_id, meta)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
         }
     };
+    tx.execute(sql, &params)?;
     Ok(entry)
 }
 
-fn last(conn: &Connection) -> Result<Option<(i64, Sha256Hash)>> {
-    conn.query_row(
+fn last(tx: &mut dyn Tx) -> Result<Option<(i64, Sha256Hash)>> {
+    tx.query_opt(
         "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1",
-        [],
-        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-    )
-    .optional()?
-    .map(|(s, h)| h.parse().map(|h| (s, h)).map_err(StoreError::Corrupt))
+        &[],
+    )?
+    .map(|r| Ok((r.get(0)?, r.parse(1)?)))
     .transpose()
 }
 
 /// Records a watch change (`watch:added` or `watch:removed`) of watch `id`.
-pub(super) fn append_watch(conn: &Connection, kind: EntryKind, id: i64, at: &str) -> Result<()> {
-    let url: String =
-        conn.query_row("SELECT url FROM watches WHERE id = ?1", [id], |r| r.get(0))?;
+pub(super) fn append_watch(tx: &mut dyn Tx, kind: EntryKind, id: i64, at: &str) -> Result<()> {
+    let url: String = tx
+        .query_one("SELECT url FROM watches WHERE id = ?1", &[&id])?
+        .get(0)?;
     append(
-        conn,
+        tx,
         EntryBody {
             kind,
             url,
@@ -94,82 +97,70 @@ pub(super) fn append_watch(conn: &Connection, kind: EntryKind, id: i64, at: &str
 /// transaction: one per existing watch (and removal), version and event, in time order (at equal
 /// times: watch, version, event, removal). The chain then proves nothing changed since the
 /// upgrade; it cannot speak for what happened before.
-pub(super) fn backfill(tx: &rusqlite::Transaction<'_>) -> rusqlite_migration::HookResult {
-    let hook = |e: StoreError| rusqlite_migration::HookError::Hook(e.to_string());
+pub(super) fn backfill(tx: &mut dyn Tx) -> Result<()> {
     let mut items: Vec<(String, u8, i64)> = Vec::new();
-    {
-        let mut stmt = tx.prepare("SELECT id, added_at, removed_at FROM watches")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let id: i64 = r.get(0)?;
-            items.push((r.get(1)?, 0, id));
-            if let Some(removed) = r.get::<_, Option<String>>(2)? {
-                items.push((removed, 3, id));
-            }
+    for r in tx.query("SELECT id, added_at, removed_at FROM watches", &[])? {
+        let id: i64 = r.get(0)?;
+        items.push((r.get(1)?, 0, id));
+        if let Some(removed) = r.get::<Option<String>>(2)? {
+            items.push((removed, 3, id));
         }
-        let mut stmt = tx.prepare("SELECT id, captured_at FROM versions")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            items.push((r.get(1)?, 1, r.get(0)?));
-        }
-        let mut stmt = tx.prepare("SELECT id, at FROM events")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            items.push((r.get(1)?, 2, r.get(0)?));
-        }
+    }
+    for r in tx.query("SELECT id, captured_at FROM versions", &[])? {
+        items.push((r.get(1)?, 1, r.get(0)?));
+    }
+    for r in tx.query("SELECT id, at FROM events", &[])? {
+        items.push((r.get(1)?, 2, r.get(0)?));
     }
     items.sort();
     for (at, order, id) in items {
-        match order {
-            0 => append_watch(tx, EntryKind::WatchAdded, id, &at).map_err(hook)?,
-            3 => append_watch(tx, EntryKind::WatchRemoved, id, &at).map_err(hook)?,
+        let body = match order {
+            0 | 3 => {
+                let kind = [EntryKind::WatchAdded, EntryKind::WatchRemoved][usize::from(order > 0)];
+                append_watch(tx, kind, id, &at)?;
+                continue;
+            }
             1 => {
-                let (url, seq, content, body): (String, i64, String, String) = tx.query_row(
+                let r = tx.query_one(
                     "SELECT w.url, v.seq, v.content_hash, v.body_hash
                      FROM versions v JOIN watches w ON w.id = v.watch_id WHERE v.id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    &[&id],
                 )?;
-                let parse = |h: String| h.parse().map_err(StoreError::Corrupt).map_err(hook);
-                let body = EntryBody {
+                EntryBody {
                     kind: EntryKind::Version,
-                    url,
-                    version: Some(VersionSeq(seq)),
+                    url: r.get(0)?,
+                    version: Some(VersionSeq(r.get(1)?)),
                     at,
-                    content_hash: Some(parse(content)?),
-                    body_hash: Some(parse(body)?),
+                    content_hash: Some(r.parse(2)?),
+                    body_hash: Some(r.parse(3)?),
                     meta: None,
-                };
-                append(tx, body, id).map_err(hook)?;
+                }
             }
             _ => {
-                let (url, kind, version): (String, String, Option<i64>) = tx.query_row(
+                let r = tx.query_one(
                     "SELECT w.url, e.kind, e.version_seq
                      FROM events e JOIN watches w ON w.id = e.watch_id WHERE e.id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    &[&id],
                 )?;
-                let kind = kind
-                    .parse()
-                    .ok()
-                    .and_then(EntryKind::of_event)
-                    .ok_or_else(|| {
-                        hook(StoreError::Corrupt(format!(
-                            "events row {id} has kind {kind:?}"
-                        )))
-                    })?;
-                let body = EntryBody {
-                    kind,
-                    url,
-                    version: version.map(VersionSeq),
+                let kind: String = r.get(1)?;
+                EntryBody {
+                    kind: kind
+                        .parse()
+                        .ok()
+                        .and_then(EntryKind::of_event)
+                        .ok_or_else(|| {
+                            StoreError::Corrupt(format!("events row {id} has kind {kind:?}"))
+                        })?,
+                    url: r.get(0)?,
+                    version: r.get::<Option<i64>>(2)?.map(VersionSeq),
                     at,
                     content_hash: None,
                     body_hash: None,
                     meta: None,
-                };
-                append(tx, body, id).map_err(hook)?;
+                }
             }
-        }
+        };
+        append(tx, body, id)?;
     }
     Ok(())
 }
@@ -213,144 +204,187 @@ pub struct EventCheckRow {
     pub version_seq: Option<i64>,
 }
 
-impl Sqlite {
+fn ledger_row(r: &Row) -> Result<LedgerRow> {
+    let seq: i64 = r.get(0)?;
+    let (kind, url, version, at): (String, String, Option<i64>, String) =
+        (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+    let (content, body): (Option<String>, Option<String>) = (r.get(5)?, r.get(6)?);
+    let (prev, hash, meta): (String, String, Option<String>) = (r.get(7)?, r.get(8)?, r.get(10)?);
+    let entry = (|| -> std::result::Result<Entry, String> {
+        Ok(Entry {
+            seq,
+            body: EntryBody {
+                kind: kind.parse()?,
+                url,
+                version: version.map(VersionSeq),
+                at,
+                content_hash: content.map(|h| h.parse()).transpose()?,
+                body_hash: body.map(|h| h.parse()).transpose()?,
+                meta: meta
+                    .map(|m| serde_json::from_str(&m).map_err(|e| format!("bad metadata: {e}")))
+                    .transpose()?,
+            },
+            prev_hash: prev.parse()?,
+            hash: hash.parse()?,
+        })
+    })();
+    Ok(LedgerRow {
+        seq,
+        entry,
+        row_id: r.get(9)?,
+    })
+}
+
+fn missing_row(entry: &Entry, id: i64) -> StoreError {
+    StoreError::Corrupt(format!(
+        "ledger entry {} records {} row {id}, which is missing (run `stet verify`)",
+        entry.seq,
+        entry.body.kind.table()
+    ))
+}
+
+fn zstd_context() -> Result<Decompressor<'static>> {
+    Decompressor::new().map_err(|e| StoreError::Corrupt(format!("cannot start zstd: {e}")))
+}
+
+impl Store {
     /// The number of entries and the last entry's hash; `None` for an empty ledger.
     pub fn ledger_head(&self) -> Result<Option<Head>> {
-        Ok(last(&self.conn)?.map(|(entries, head)| Head { entries, head }))
+        self.with(|tx| Ok(last(tx)?.map(|(entries, head)| Head { entries, head })))
     }
 
     /// Every ledger row in order of seq.
     pub fn ledger_rows(&self) -> Result<Vec<LedgerRow>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT seq, kind, watch_url, version_seq, at, content_hash, body_hash, prev_hash,
-                    hash, row_id, meta
-             FROM ledger ORDER BY seq",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            let seq: i64 = r.get(0)?;
-            let kind: String = r.get(1)?;
-            let content: Option<String> = r.get(5)?;
-            let body: Option<String> = r.get(6)?;
-            let prev: String = r.get(7)?;
-            let hash: String = r.get(8)?;
-            let url: String = r.get(2)?;
-            let version: Option<i64> = r.get(3)?;
-            let at: String = r.get(4)?;
-            let meta: Option<String> = r.get(10)?;
-            let entry = (|| -> std::result::Result<Entry, String> {
-                Ok(Entry {
-                    seq,
-                    body: EntryBody {
-                        kind: kind.parse()?,
-                        url,
-                        version: version.map(VersionSeq),
-                        at,
-                        content_hash: content.map(|h| h.parse()).transpose()?,
-                        body_hash: body.map(|h| h.parse()).transpose()?,
-                        meta: meta
-                            .map(|m| {
-                                serde_json::from_str(&m).map_err(|e| format!("bad metadata: {e}"))
-                            })
-                            .transpose()?,
-                    },
-                    prev_hash: prev.parse()?,
-                    hash: hash.parse()?,
-                })
-            })();
-            Ok(LedgerRow {
-                seq,
-                entry,
-                row_id: r.get(9)?,
+        self.with(|tx| {
+            tx.query(
+                "SELECT seq, kind, watch_url, version_seq, at, content_hash, body_hash,
+                        prev_hash, hash, row_id, meta
+                 FROM ledger ORDER BY seq",
+                &[],
+            )?
+            .iter()
+            .map(ledger_row)
+            .collect()
+        })
+    }
+
+    /// The Merkle leaves of the ledger: each entry's encoding, in order of seq. Fails on an
+    /// entry whose stored fields do not parse (`verify` names it).
+    pub fn ledger_leaves(&self) -> Result<Vec<Vec<u8>>> {
+        self.ledger_rows()?
+            .into_iter()
+            .map(|row| {
+                row.entry
+                    .map(|e| crate::pure::ledger::encode(e.seq, &e.prev_hash, &e.body))
+                    .map_err(|why| StoreError::Corrupt(format!("ledger entry {}: {why}", row.seq)))
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .collect()
     }
 
     /// Calls `f` with every blob, decompressed, one at a time.
     pub fn scan_blobs(&self, mut f: impl FnMut(BlobRow)) -> Result<()> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT hash, size, compression, data FROM blobs ORDER BY hash")?;
-        let mut rows = stmt.query([])?;
-        let mut dctx = Decompressor::new()
-            .map_err(|e| StoreError::Corrupt(format!("cannot start zstd: {e}")))?;
-        while let Some(r) = rows.next()? {
-            let size: i64 = r.get(1)?;
-            let compression: String = r.get(2)?;
-            let data: Vec<u8> = r.get(3)?;
-            // One reused context, and the recorded size for an exact buffer; when it does not
-            // fit (a size was altered), the streaming path says what is wrong.
-            let fast = (compression == "zstd")
-                .then(|| dctx.decompress(&data, usize::try_from(size).ok()?).ok())
-                .flatten();
-            f(BlobRow {
-                hash: r.get(0)?,
-                size,
-                data: fast.map_or_else(|| decompress(&self.conn, &compression, &data), Ok),
-            });
-        }
-        Ok(())
+        let bucket = self.bucket();
+        self.with(|tx| {
+            let mut dctx = zstd_context()?;
+            let mut after = String::new();
+            loop {
+                let rows = tx.query(
+                    "SELECT hash, size, compression, data FROM blobs WHERE hash > ?1
+                     ORDER BY hash LIMIT ?2",
+                    &[&after, &SCAN_PAGE],
+                )?;
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                for r in rows {
+                    let (hash, size): (String, i64) = (r.get(0)?, r.get(1)?);
+                    let (compression, data): (String, Vec<u8>) = (r.get(2)?, r.get(3)?);
+                    // One reused context, and the recorded size for an exact buffer; when it
+                    // does not fit (a size was altered), the streaming path says what is wrong.
+                    let fast = (compression == "zstd")
+                        .then(|| dctx.decompress(&data, usize::try_from(size).ok()?).ok())
+                        .flatten();
+                    let data = fast.map_or_else(|| body_of(tx, bucket, &compression, &data), Ok);
+                    after.clone_from(&hash);
+                    f(BlobRow { hash, size, data });
+                }
+            }
+        })
     }
 
     /// Calls `f` with every version, its text decompressed, one at a time.
     pub fn scan_versions(&self, mut f: impl FnMut(VersionRow)) -> Result<()> {
-        let mut stmt = self.conn.prepare(
-            "SELECT v.id, w.url, v.seq, v.captured_at, v.content_hash, v.body_hash,
-                    EXISTS (SELECT 1 FROM blobs b WHERE b.hash = v.body_hash), v.text_zstd
-             FROM versions v LEFT JOIN watches w ON w.id = v.watch_id ORDER BY v.id",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut dctx = Decompressor::new()
-            .map_err(|e| StoreError::Corrupt(format!("cannot start zstd: {e}")))?;
-        let mut buffer: Vec<u8> = Vec::with_capacity(TEXT_BUFFER);
-        while let Some(r) = rows.next()? {
-            let compressed: Vec<u8> = r.get(7)?;
-            buffer.clear();
-            let text = match dctx.decompress_to_buffer(&compressed, &mut buffer) {
-                Ok(_) => String::from_utf8(buffer.clone())
-                    .map_err(|_| "the text is not UTF-8".to_string()),
-                // Larger than the buffer, or broken: the streaming path tells which.
-                Err(_) => decompress_text(&compressed),
-            };
-            f(VersionRow {
-                id: r.get(0)?,
-                url: r.get(1)?,
-                seq: r.get(2)?,
-                captured_at: r.get(3)?,
-                content_hash: r.get(4)?,
-                body_hash: r.get(5)?,
-                blob_exists: r.get(6)?,
-                text,
-            });
-        }
-        Ok(())
+        self.with(|tx| {
+            let mut dctx = zstd_context()?;
+            let mut buffer: Vec<u8> = Vec::with_capacity(TEXT_BUFFER);
+            let mut after = 0i64;
+            loop {
+                let rows = tx.query(
+                    "SELECT v.id, w.url, v.seq, v.captured_at, v.content_hash, v.body_hash,
+                            EXISTS (SELECT 1 FROM blobs b WHERE b.hash = v.body_hash),
+                            v.text_zstd
+                     FROM versions v LEFT JOIN watches w ON w.id = v.watch_id
+                     WHERE v.id > ?1 ORDER BY v.id LIMIT ?2",
+                    &[&after, &SCAN_PAGE],
+                )?;
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                for r in rows {
+                    let compressed: Vec<u8> = r.get(7)?;
+                    buffer.clear();
+                    let text = match dctx.decompress_to_buffer(&compressed, &mut buffer) {
+                        Ok(_) => String::from_utf8(buffer.clone())
+                            .map_err(|_| "the text is not UTF-8".to_string()),
+                        // Larger than the buffer, or broken: the streaming path tells which.
+                        Err(_) => decompress_text(&compressed),
+                    };
+                    after = r.get(0)?;
+                    f(VersionRow {
+                        id: after,
+                        url: r.get(1)?,
+                        seq: r.get(2)?,
+                        captured_at: r.get(3)?,
+                        content_hash: r.get(4)?,
+                        body_hash: r.get(5)?,
+                        blob_exists: r.get(6)?,
+                        text,
+                    });
+                }
+            }
+        })
     }
 
     /// Every event row with its watch's URL.
     pub fn event_rows(&self) -> Result<Vec<EventCheckRow>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT e.id, w.url, e.kind, e.at, e.version_seq
-             FROM events e LEFT JOIN watches w ON w.id = e.watch_id ORDER BY e.id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(EventCheckRow {
-                id: r.get(0)?,
-                url: r.get(1)?,
-                kind: r.get(2)?,
-                at: r.get(3)?,
-                version_seq: r.get(4)?,
+        self.with(|tx| {
+            tx.query(
+                "SELECT e.id, w.url, e.kind, e.at, e.version_seq
+                 FROM events e LEFT JOIN watches w ON w.id = e.watch_id ORDER BY e.id",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(EventCheckRow {
+                    id: r.get(0)?,
+                    url: r.get(1)?,
+                    kind: r.get(2)?,
+                    at: r.get(3)?,
+                    version_seq: r.get(4)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .collect()
+        })
     }
 
     /// Every watch row: id and URL.
     pub fn watch_rows(&self) -> Result<Vec<(WatchId, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, url FROM watches ORDER BY id")?;
-        let rows = stmt.query_map([], |r| Ok((WatchId(r.get(0)?), r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|tx| {
+            tx.query("SELECT id, url FROM watches ORDER BY id", &[])?
+                .iter()
+                .map(|r| Ok((WatchId(r.get(0)?), r.get(1)?)))
+                .collect()
+        })
     }
 
     /// One export line per ledger entry that `keep` accepts, in ledger order, each with the
@@ -360,6 +394,7 @@ impl Sqlite {
         mut keep: impl FnMut(&Entry) -> bool,
         mut f: impl FnMut(ExportLine) -> anyhow::Result<()>,
     ) -> anyhow::Result<usize> {
+        let bucket = self.bucket();
         let mut n = 0;
         for row in self.ledger_rows()? {
             let entry = row
@@ -374,117 +409,38 @@ impl Sqlite {
                 version: None,
                 event: None,
             };
-            match line.entry.body.kind {
-                EntryKind::Version | EntryKind::AttestVersion => {
-                    line.version = Some(self.export_version(row.row_id)?)
+            let id = row.row_id;
+            self.with(|tx| {
+                match line.entry.body.kind {
+                    EntryKind::Version | EntryKind::AttestVersion => {
+                        line.version = Some(export_version(tx, bucket, id)?)
+                    }
+                    EntryKind::WatchAdded | EntryKind::WatchRemoved => {
+                        let origin = tx
+                            .query_opt("SELECT origin FROM watches WHERE id = ?1", &[&id])?
+                            .ok_or_else(|| missing_row(&line.entry, id))?
+                            .get(0)?;
+                        line.watch = Some(ExportWatch { origin });
+                    }
+                    _ => line.event = Some(export_event(tx, id, &line.entry)?),
                 }
-                EntryKind::WatchAdded | EntryKind::WatchRemoved => {
-                    let origin: String = self
-                        .conn
-                        .query_row(
-                            "SELECT origin FROM watches WHERE id = ?1",
-                            [row.row_id],
-                            |r| r.get(0),
-                        )
-                        .optional()?
-                        .ok_or_else(|| missing_row(&line.entry, row.row_id))?;
-                    line.watch = Some(ExportWatch { origin });
-                }
-                _ => line.event = Some(self.export_event(row.row_id, &line.entry)?),
-            }
+                Ok(())
+            })?;
             f(line)?;
             n += 1;
         }
         Ok(n)
     }
 
-    fn export_version(&self, id: i64) -> Result<ExportVersion> {
-        let row = self
-            .conn
-            .query_row(
-                "SELECT seq, captured_at, content_hash, loose_hash, body_hash, http_status,
-                        final_url, title, byline, published, modified, canonical_url, text_zstd
-                 FROM versions WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok((
-                        (
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, String>(1)?,
-                            super::parse_col::<Sha256Hash>(r, 2)?,
-                            super::parse_col::<Sha256Hash>(r, 3)?,
-                            super::parse_col::<Sha256Hash>(r, 4)?,
-                            r.get::<_, u16>(5)?,
-                        ),
-                        (
-                            r.get::<_, String>(6)?,
-                            r.get::<_, String>(7)?,
-                            r.get::<_, Option<String>>(8)?,
-                            r.get::<_, Option<String>>(9)?,
-                            r.get::<_, Option<String>>(10)?,
-                            r.get::<_, Option<String>>(11)?,
-                            r.get::<_, Vec<u8>>(12)?,
-                        ),
-                    ))
-                },
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::Corrupt(format!("versions row {id} is missing")))?;
-        let ((seq, captured_at, content_hash, loose_hash, body_hash, http_status), rest) = row;
-        let (final_url, title, byline, published, modified, canonical_url, text_zstd) = rest;
-        let text = decompress_text(&text_zstd)
-            .map_err(|why| StoreError::Corrupt(format!("versions row {id}: {why}")))?;
-        let body = self
-            .blob(&body_hash)?
-            .ok_or_else(|| StoreError::Corrupt(format!("blob {body_hash} is missing")))?;
-        use base64::Engine as _;
-        Ok(ExportVersion {
-            seq: VersionSeq(seq),
-            captured_at,
-            content_hash,
-            loose_hash,
-            body_hash,
-            http_status,
-            final_url,
-            title,
-            byline,
-            published,
-            modified,
-            canonical_url,
-            text,
-            body_base64: base64::engine::general_purpose::STANDARD.encode(body),
-        })
-    }
-
-    fn export_event(&self, id: i64, entry: &Entry) -> Result<ExportEvent> {
-        self.conn
-            .query_row(
-                "SELECT kind, at, version_seq, from_seq, significance, reverted_to, detail
-                 FROM events WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok(ExportEvent {
-                        kind: super::parse_col(r, 0)?,
-                        at: r.get(1)?,
-                        version: r.get::<_, Option<i64>>(2)?.map(VersionSeq),
-                        from_version: r.get::<_, Option<i64>>(3)?.map(VersionSeq),
-                        significance: super::parse_opt_col(r, 4)?,
-                        reverted_to: r.get::<_, Option<i64>>(5)?.map(VersionSeq),
-                        detail: r.get(6)?,
-                    })
-                },
-            )
-            .optional()?
-            .ok_or_else(|| missing_row(entry, id))
-    }
-
     /// Whether the archive holds nothing yet (no watch, no ledger entry).
     pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.conn.query_row(
-            "SELECT NOT EXISTS (SELECT 1 FROM watches) AND NOT EXISTS (SELECT 1 FROM ledger)",
-            [],
-            |r| r.get(0),
-        )?)
+        self.with(|tx| {
+            tx.query_one(
+                "SELECT NOT EXISTS (SELECT 1 FROM watches) AND NOT EXISTS (SELECT 1 FROM ledger)",
+                &[],
+            )?
+            .get(0)
+        })
     }
 
     /// Replays a complete JSON Lines export, in one transaction: every row is written again and
@@ -493,181 +449,231 @@ impl Sqlite {
         &mut self,
         lines: impl IntoIterator<Item = std::result::Result<ExportLine, ImportError>>,
     ) -> std::result::Result<Option<Head>, ImportError> {
-        let tx = self.write_transaction()?;
-        for (i, line) in lines.into_iter().enumerate() {
-            let line = line?;
-            let n = i + 1;
-            let fail = |message: String| ImportError::Line { line: n, message };
-            let e = &line.entry;
-            let url = &e.body.url;
-            let next = last(&tx)?.map_or(1, |(seq, _)| seq + 1);
-            if e.seq != next {
-                return Err(fail(format!(
-                    "entry {} where entry {next} was expected: only a complete export can be \
-                     imported (one made without --url, --since or --until)",
-                    e.seq
-                )));
+        let bucket = self.bucket();
+        self.write(|tx| {
+            for (i, line) in lines.into_iter().enumerate() {
+                import_line(tx, bucket, i + 1, &line?)?;
             }
-            let row_id = match e.body.kind {
-                EntryKind::WatchAdded => {
-                    let origin = line.watch.as_ref().map_or("cli", |w| w.origin.as_str());
-                    tx.execute(
-                        "INSERT INTO watches (url, origin, added_at) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (url) DO UPDATE SET removed_at = NULL, origin = ?2",
-                        params![url, origin, e.body.at],
-                    )?;
-                    watch_id(&tx, url).map_err(|m| fail(m.to_string()))?
-                }
-                EntryKind::WatchRemoved => {
-                    let id = watch_id(&tx, url).map_err(|m| fail(m.to_string()))?;
-                    tx.execute(
-                        "UPDATE watches SET removed_at = ?2 WHERE id = ?1",
-                        params![id, e.body.at],
-                    )?;
-                    id
-                }
-                EntryKind::AttestVersion => {
-                    let watch = watch_id(&tx, url).map_err(|m| fail(m.to_string()))?;
-                    let seq = e.body.version.map_or(0, |v| v.0);
-                    tx.query_row(
-                        "SELECT id FROM versions WHERE watch_id = ?1 AND seq = ?2",
-                        params![watch, seq],
-                        |r| r.get(0),
-                    )
-                    .optional()?
-                    .ok_or_else(|| {
-                        fail(format!("an attestation of v{seq}, which is not imported"))
-                    })?
-                }
-                EntryKind::AttestEvent => {
-                    let watch = watch_id(&tx, url).map_err(|m| fail(m.to_string()))?;
-                    let kind = e
-                        .body
-                        .meta
-                        .as_ref()
-                        .and_then(|m| m.first().cloned().flatten())
-                        .unwrap_or_default();
-                    tx.query_row(
-                        "SELECT id FROM events WHERE watch_id = ?1 AND kind = ?2 AND at = ?3
-                           AND version_seq IS ?4 ORDER BY id LIMIT 1",
-                        params![watch, kind, e.body.at, e.body.version.map(|v| v.0)],
-                        |r| r.get(0),
-                    )
-                    .optional()?
-                    .ok_or_else(|| fail("an attestation of an event that is not imported".into()))?
-                }
-                EntryKind::Version => {
-                    let v = line
-                        .version
-                        .as_ref()
-                        .ok_or_else(|| fail("a version entry without its version".into()))?;
-                    let watch = watch_id(&tx, url).map_err(|m| fail(m.to_string()))?;
-                    use base64::Engine as _;
-                    let raw = base64::engine::general_purpose::STANDARD
-                        .decode(&v.body_base64)
-                        .map_err(|err| fail(format!("body_base64: {err}")))?;
-                    if Sha256Hash::of(&raw) != v.body_hash {
-                        return Err(fail(format!("the body does not hash to {}", v.body_hash)));
-                    }
-                    if Sha256Hash::of(v.text.as_bytes()) != v.content_hash {
-                        return Err(fail(format!(
-                            "the text does not hash to {}",
-                            v.content_hash
-                        )));
-                    }
-                    insert_blob(&tx, &v.body_hash, &raw)?;
-                    let text = zstd::encode_all(v.text.as_bytes(), ZSTD_LEVEL)
-                        .map_err(|e| StoreError::Corrupt(format!("cannot compress text: {e}")))?;
-                    tx.execute(
-                        "INSERT INTO versions (watch_id, seq, captured_at, content_hash,
-                            loose_hash, body_hash, http_status, final_url, title, byline,
-                            published, modified, canonical_url, text_zstd)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                        params![
-                            watch,
-                            v.seq.0,
-                            v.captured_at,
-                            v.content_hash.to_hex(),
-                            v.loose_hash.to_hex(),
-                            v.body_hash.to_hex(),
-                            v.http_status,
-                            v.final_url,
-                            v.title,
-                            v.byline,
-                            v.published,
-                            v.modified,
-                            v.canonical_url,
-                            text,
-                        ],
-                    )?;
-                    let id = tx.last_insert_rowid();
-                    tx.execute(
-                        "UPDATE watches SET status = 'live', last_checked_at = ?2 WHERE id = ?1",
-                        params![watch, v.captured_at],
-                    )?;
-                    id
-                }
-                _ => {
-                    let ev = line
-                        .event
-                        .as_ref()
-                        .ok_or_else(|| fail("an event entry without its event".into()))?;
-                    let watch = watch_id(&tx, url).map_err(|m| fail(m.to_string()))?;
-                    tx.execute(
-                        "INSERT INTO events (watch_id, kind, at, version_seq, from_seq,
-                            significance, reverted_to, detail)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                        params![
-                            watch,
-                            ev.kind.as_str(),
-                            ev.at,
-                            ev.version.map(|s| s.0),
-                            ev.from_version.map(|s| s.0),
-                            ev.significance.map(|s| s.as_str()),
-                            ev.reverted_to.map(|s| s.0),
-                            ev.detail,
-                        ],
-                    )?;
-                    let id = tx.last_insert_rowid();
-                    let status = if ev.kind == crate::pure::model::CheckKind::Deleted {
-                        "deleted"
-                    } else {
-                        "live"
-                    };
-                    tx.execute(
-                        "UPDATE watches SET status = ?2, last_checked_at = ?3 WHERE id = ?1",
-                        params![watch, status, ev.at],
-                    )?;
-                    id
-                }
-            };
-            let written = append(&tx, e.body.clone(), row_id)?;
-            if written.hash != e.hash {
-                return Err(fail(format!(
-                    "entry {} re-computes to {}, not to the exported hash {}",
-                    e.seq, written.hash, e.hash
-                )));
-            }
-        }
-        let head = last(&tx)?.map(|(entries, head)| Head { entries, head });
-        tx.commit()?;
-        Ok(head)
+            Ok(last(tx)?.map(|(entries, head)| Head { entries, head }))
+        })
     }
 }
 
-fn watch_id(conn: &Connection, url: &str) -> std::result::Result<i64, String> {
-    conn.query_row("SELECT id FROM watches WHERE url = ?1", [url], |r| r.get(0))
-        .optional()
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{url} appears before its watch:added entry"))
+fn export_version(
+    tx: &mut dyn Tx,
+    bucket: Option<&super::s3::BlobBucket>,
+    id: i64,
+) -> Result<ExportVersion> {
+    let r = tx
+        .query_opt(
+            "SELECT seq, captured_at, content_hash, loose_hash, body_hash, http_status,
+                    final_url, title, byline, published, modified, canonical_url, text_zstd
+             FROM versions WHERE id = ?1",
+            &[&id],
+        )?
+        .ok_or_else(|| StoreError::Corrupt(format!("versions row {id} is missing")))?;
+    let body_hash: Sha256Hash = r.parse(4)?;
+    let text = decompress_text(&r.get::<Vec<u8>>(12)?)
+        .map_err(|why| StoreError::Corrupt(format!("versions row {id}: {why}")))?;
+    let body = read_blob(tx, bucket, &body_hash.to_hex())?
+        .ok_or_else(|| StoreError::Corrupt(format!("blob {body_hash} is missing")))?;
+    Ok(ExportVersion {
+        seq: VersionSeq(r.get(0)?),
+        captured_at: r.get(1)?,
+        content_hash: r.parse(2)?,
+        loose_hash: r.parse(3)?,
+        body_hash,
+        http_status: u16::try_from(r.get::<i64>(5)?)
+            .map_err(|_| StoreError::Corrupt(format!("versions row {id}: bad http_status")))?,
+        final_url: r.get(6)?,
+        title: r.get(7)?,
+        byline: r.get(8)?,
+        published: r.get(9)?,
+        modified: r.get(10)?,
+        canonical_url: r.get(11)?,
+        text,
+        body_base64: base64::engine::general_purpose::STANDARD.encode(body),
+    })
 }
 
-fn missing_row(entry: &Entry, id: i64) -> StoreError {
-    StoreError::Corrupt(format!(
-        "ledger entry {} records {} row {id}, which is missing (run `stet verify`)",
-        entry.seq,
-        entry.body.kind.table()
-    ))
+fn export_event(tx: &mut dyn Tx, id: i64, entry: &Entry) -> Result<ExportEvent> {
+    let r = tx
+        .query_opt(
+            "SELECT kind, at, version_seq, from_seq, significance, reverted_to, detail
+             FROM events WHERE id = ?1",
+            &[&id],
+        )?
+        .ok_or_else(|| missing_row(entry, id))?;
+    Ok(ExportEvent {
+        kind: r.parse(0)?,
+        at: r.get(1)?,
+        version: r.get::<Option<i64>>(2)?.map(VersionSeq),
+        from_version: r.get::<Option<i64>>(3)?.map(VersionSeq),
+        significance: r.parse_opt(4)?,
+        reverted_to: r.get::<Option<i64>>(5)?.map(VersionSeq),
+        detail: r.get(6)?,
+    })
+}
+
+/// Writes one export line's row again and re-chains its entry.
+fn import_line(
+    tx: &mut dyn Tx,
+    bucket: Option<&super::s3::BlobBucket>,
+    n: usize,
+    line: &ExportLine,
+) -> std::result::Result<(), ImportError> {
+    let fail = |message: String| ImportError::Line { line: n, message };
+    let e = &line.entry;
+    let url = &e.body.url;
+    let next = last(tx)?.map_or(1, |(seq, _)| seq + 1);
+    if e.seq != next {
+        return Err(fail(format!(
+            "entry {} where entry {next} was expected: only a complete export can be \
+             imported (one made without --url, --since or --until)",
+            e.seq
+        )));
+    }
+    let row_id = match e.body.kind {
+        EntryKind::WatchAdded => {
+            let origin = line.watch.as_ref().map_or("cli", |w| w.origin.as_str());
+            insert_watch(
+                tx,
+                url,
+                origin,
+                &e.body.at,
+                "ON CONFLICT (url) DO UPDATE SET removed_at = NULL, origin = ?2",
+            )?;
+            watch_id(tx, url).map_err(fail)?
+        }
+        EntryKind::WatchRemoved => {
+            let id = watch_id(tx, url).map_err(fail)?;
+            tx.execute(
+                "UPDATE watches SET removed_at = ?2 WHERE id = ?1",
+                &[&id, &e.body.at],
+            )?;
+            id
+        }
+        EntryKind::AttestVersion => {
+            let watch = watch_id(tx, url).map_err(fail)?;
+            let seq = e.body.version.map_or(0, |v| v.0);
+            tx.query_opt(
+                "SELECT id FROM versions WHERE watch_id = ?1 AND seq = ?2",
+                &[&watch, &seq],
+            )?
+            .ok_or_else(|| fail(format!("an attestation of v{seq}, which is not imported")))?
+            .get(0)?
+        }
+        EntryKind::AttestEvent => {
+            let watch = watch_id(tx, url).map_err(fail)?;
+            let kind = e
+                .body
+                .meta
+                .as_ref()
+                .and_then(|m| m.first().cloned().flatten())
+                .unwrap_or_default();
+            tx.query_opt(
+                "SELECT id FROM events WHERE watch_id = ?1 AND kind = ?2 AND at = ?3
+                   AND version_seq IS NOT DISTINCT FROM ?4 ORDER BY id LIMIT 1",
+                &[&watch, &kind, &e.body.at, &e.body.version.map(|v| v.0)],
+            )?
+            .ok_or_else(|| fail("an attestation of an event that is not imported".into()))?
+            .get(0)?
+        }
+        EntryKind::Version => {
+            let v = line
+                .version
+                .as_ref()
+                .ok_or_else(|| fail("a version entry without its version".into()))?;
+            let watch = watch_id(tx, url).map_err(fail)?;
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(&v.body_base64)
+                .map_err(|err| fail(format!("body_base64: {err}")))?;
+            if Sha256Hash::of(&raw) != v.body_hash {
+                return Err(fail(format!("the body does not hash to {}", v.body_hash)));
+            }
+            if Sha256Hash::of(v.text.as_bytes()) != v.content_hash {
+                return Err(fail(format!(
+                    "the text does not hash to {}",
+                    v.content_hash
+                )));
+            }
+            insert_body(tx, bucket, &v.body_hash, &raw, None)?;
+            let id = tx.insert_id(
+                "INSERT INTO versions (watch_id, seq, captured_at, content_hash, loose_hash,
+                    body_hash, http_status, final_url, title, byline, published, modified,
+                    canonical_url, text_zstd)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                &[
+                    &watch,
+                    &v.seq.0,
+                    &v.captured_at,
+                    &v.content_hash.to_hex(),
+                    &v.loose_hash.to_hex(),
+                    &v.body_hash.to_hex(),
+                    &v.http_status,
+                    &v.final_url,
+                    &v.title,
+                    &v.byline,
+                    &v.published,
+                    &v.modified,
+                    &v.canonical_url,
+                    &compress_text(&v.text)?,
+                ],
+            )?;
+            tx.execute(
+                "UPDATE watches SET status = 'live', last_checked_at = ?2 WHERE id = ?1",
+                &[&watch, &v.captured_at],
+            )?;
+            id
+        }
+        _ => {
+            let ev = line
+                .event
+                .as_ref()
+                .ok_or_else(|| fail("an event entry without its event".into()))?;
+            let watch = watch_id(tx, url).map_err(fail)?;
+            let id = tx.insert_id(
+                "INSERT INTO events (watch_id, kind, at, version_seq, from_seq, significance,
+                    reverted_to, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                &[
+                    &watch,
+                    &ev.kind.as_str(),
+                    &ev.at,
+                    &ev.version.map(|s| s.0),
+                    &ev.from_version.map(|s| s.0),
+                    &ev.significance.map(|s| s.as_str()),
+                    &ev.reverted_to.map(|s| s.0),
+                    &ev.detail,
+                ],
+            )?;
+            let status = if ev.kind == CheckKind::Deleted {
+                "deleted"
+            } else {
+                "live"
+            };
+            tx.execute(
+                "UPDATE watches SET status = ?2, last_checked_at = ?3 WHERE id = ?1",
+                &[&watch, &status, &ev.at],
+            )?;
+            id
+        }
+    };
+    let written = append(tx, e.body.clone(), row_id)?;
+    if written.hash != e.hash {
+        return Err(fail(format!(
+            "entry {} re-computes to {}, not to the exported hash {}",
+            e.seq, written.hash, e.hash
+        )));
+    }
+    Ok(())
+}
+
+fn watch_id(tx: &mut dyn Tx, url: &str) -> std::result::Result<i64, String> {
+    tx.query_opt("SELECT id FROM watches WHERE url = ?1", &[&url])
+        .and_then(|r| r.map(|r| r.get(0)).transpose())
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{url} appears before its watch:added entry"))
 }
 
 /// Why an import stopped; nothing was written.
@@ -677,10 +683,4 @@ pub enum ImportError {
     Line { line: usize, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<rusqlite::Error> for ImportError {
-    fn from(e: rusqlite::Error) -> Self {
-        Self::Store(e.into())
-    }
 }

@@ -6,25 +6,21 @@
 //! outcomes: a check row, a version, its blob and its event are written in one transaction, so a
 //! crash leaves either all of them or none. Blocking: callers keep it off async threads (one
 //! writer thread; readers open their own). Every version, event and watch change also gets its
-//! ledger entry in the same transaction (the `ledger` submodule).
+//! ledger entry in the same transaction.
 //!
-//! One set of operations (`api`: [`Store`] and [`Batch`]), two implementations. SQLite's SQL is
-//! in one submodule per concern: `watches` (the watch list and due targets), `feeds` (feeds and
-//! their polls), `versions` (reading versions, events and checks), `batch` (recording check
-//! outcomes), `deferred` (a check not made: only the due time moves), `blobs` (chunk packing,
-//! compression, bodies), `listing` (the watch list by pages), `ledger`, `outbox`, `proofs`
-//! (checkpoints and witnesses), and for the web interface `pages` (paged watch list, changes,
-//! Memento lookups, verification runs), `search` (the full-text index), `unparsed` (bodies kept
-//! without a version: too complex to parse), `clock` (due times moved after a clock jump) and
-//! `rescue` (a copy of an archive whose file was removed). PostgreSQL's is in `pg`; page-body
-//! chunks may live in S3-compatible storage (`s3`).
+//! Each operation is a method of [`Store`] (or of [`Batch`], one open transaction of check
+//! outcomes), documented and written once over the dialect seam `sql` (a `Tx`: query, execute,
+//! insert id, over one value type, for rusqlite and for postgres), in the module of its
+//! concern: `watches`, `feeds`, `versions`, `listing`, `record` (the write path of a check),
+//! `blobs` (chunk packing, compression, bodies, in the database or in S3-compatible storage:
+//! `s3`), `ledger` (entries, scans, export and import), `proofs` (what entries commit to,
+//! checkpoints, witnesses), `outbox`, `pages` (the web interface's queries), `unparsed` and
+//! `clock`. What only one backend does stays with it: SQLite's opening and migrations (here),
+//! FTS5 (`search`) and file copies (`rescue`); PostgreSQL's connection, claims and leases, and
+//! tsvector search (`pg`). The only backend switch is `Db`.
 
-mod api;
-mod batch;
 mod blobs;
 mod clock;
-mod deferred;
-mod extractor;
 mod feeds;
 mod ledger;
 mod listing;
@@ -32,18 +28,17 @@ mod outbox;
 mod pages;
 mod pg;
 mod proofs;
+mod record;
 mod rescue;
 mod s3;
 mod search;
+mod sql;
 mod unparsed;
 mod versions;
 mod watches;
 
-pub use api::Batch;
-pub use batch::{Capture, CheckRecord, Recorded};
+pub(crate) use blobs::decompress_text;
 pub use blobs::{ChunkIndex, PackedBody, compress_text};
-pub(crate) use blobs::{decompress_text, insert_blob};
-pub use extractor::LatestBody;
 pub use feeds::FeedRow;
 pub use ledger::{BlobRow, EventCheckRow, ImportError, LedgerRow, VersionRow};
 pub use listing::WatchPage;
@@ -53,14 +48,13 @@ pub use pages::{
     WatchQuery, WatchSort,
 };
 pub use pg::DEFAULT_LEASE;
-pub use proofs::{StoredCheckpoint, WitnessState};
+pub use proofs::{EXEMPT_COLUMNS, StoredCheckpoint, WitnessState, event_columns, version_columns};
+pub use record::{Batch, Capture, CheckRecord, LatestBody, Recorded};
 pub use s3::BlobsConfig;
 pub use search::{MATCH_END, MATCH_START, SearchHit, SearchQuery};
 pub use unparsed::UnparsedBody;
 pub use versions::{CheckRow, EventRow, Version, VersionMeta};
 pub use watches::{CheckTarget, WatchSummary};
-
-use blobs::decompress;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -69,6 +63,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use rusqlite_migration::{M, Migrations};
 
 use crate::notify::AlertRoute;
+use sql::{Lite, Tx};
 
 /// The schema, one plain SQL file per step, applied in order.
 const MIGRATIONS: &[&str] = &[
@@ -146,13 +141,15 @@ fn pg_message(e: &postgres::Error) -> String {
     }
 }
 
-/// The archive, wherever it lives. Its operations are in `api`.
+/// The archive, wherever it lives. Each operation is written once, over the dialect seam
+/// (`sql::Tx`), in the module of its concern; what only one backend does is matched on `Db`.
 pub struct Store {
     db: Db,
-    /// The alert sinks (for PostgreSQL; the SQLite backend keeps its own copy).
+    /// The alert sinks whose outbox rows [`Batch::record`] writes with each event.
     alert_routes: Vec<AlertRoute>,
 }
 
+/// The backend switch.
 enum Db {
     Sqlite(Sqlite),
     Postgres(Box<pg::Pg>),
@@ -262,13 +259,72 @@ impl Store {
             alert_routes: Vec::new(),
         })
     }
+
+    /// Sets the alert sinks: every event recorded from now on queues one outbox row per sink
+    /// that wants it, in the event's own transaction.
+    pub fn set_alert_routes(&mut self, routes: Vec<AlertRoute>) {
+        self.alert_routes = routes;
+    }
+
+    /// Runs `f` on the archive's connection, each statement on its own.
+    fn with<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        match &self.db {
+            Db::Sqlite(s) => f(&mut Lite(&s.conn)),
+            Db::Postgres(p) => p.with(|c| f(c)),
+        }
+    }
+
+    /// Runs `f` in one write transaction and commits it; on PostgreSQL the transaction holds
+    /// the write lock that keeps the ledger one chain.
+    fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut dyn Tx) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        match &self.db {
+            Db::Sqlite(s) => {
+                let tx = s.write_transaction()?;
+                let out = f(&mut Lite(&tx))?;
+                tx.commit().map_err(StoreError::from)?;
+                Ok(out)
+            }
+            Db::Postgres(p) => p.write(|tx| f(tx)),
+        }
+    }
+
+    /// Where chunk bytes live when not in the database.
+    fn bucket(&self) -> Option<&s3::BlobBucket> {
+        match &self.db {
+            Db::Sqlite(_) => None,
+            Db::Postgres(p) => p.bucket(),
+        }
+    }
+
+    /// Starts a transaction in which check outcomes are classified and recorded together.
+    pub fn batch(&mut self) -> Result<Batch<'_>> {
+        let (tx, bucket) = match &mut self.db {
+            Db::Sqlite(s) => (
+                record::BatchTx::Sqlite(
+                    s.conn
+                        .transaction_with_behavior(TransactionBehavior::Immediate)?,
+                ),
+                None,
+            ),
+            Db::Postgres(p) => {
+                let (tx, lease, bucket) = p.batch()?;
+                (record::BatchTx::Postgres { tx, lease }, bucket)
+            }
+        };
+        Ok(Batch {
+            tx: std::cell::RefCell::new(tx),
+            routes: &self.alert_routes,
+            bucket,
+        })
+    }
 }
 
 /// The archive in SQLite: one connection.
 pub(crate) struct Sqlite {
     conn: Connection,
-    /// The alert sinks whose outbox rows [`crate::store::Batch::record`] writes with each event.
-    alert_routes: Vec<AlertRoute>,
 }
 
 impl Sqlite {
@@ -313,8 +369,14 @@ impl Sqlite {
                 .iter()
                 .enumerate()
                 .map(|(i, sql)| match i {
-                    LEDGER_MIGRATION => M::up_with_hook(sql, ledger::backfill),
-                    _ if *sql == PROOFS_SQL => M::up_with_hook(sql, proofs::attest),
+                    LEDGER_MIGRATION => M::up_with_hook(sql, |tx: &rusqlite::Transaction<'_>| {
+                        ledger::backfill(&mut Lite(tx)).map_err(hook_error)
+                    }),
+                    _ if *sql == PROOFS_SQL => {
+                        M::up_with_hook(sql, |tx: &rusqlite::Transaction<'_>| {
+                            proofs::attest(&mut Lite(tx)).map_err(hook_error)
+                        })
+                    }
                     _ => M::up(sql),
                 })
                 .collect(),
@@ -339,48 +401,22 @@ impl Sqlite {
             }
             std::thread::sleep(Duration::from_millis(100 * attempt));
         }
-        Ok(Self {
-            conn,
-            alert_routes: Vec::new(),
-        })
-    }
-
-    /// Sets the alert sinks: every event recorded from now on queues one outbox row per sink
-    /// that wants it, in the event's own transaction.
-    pub fn set_alert_routes(&mut self, routes: Vec<AlertRoute>) {
-        self.alert_routes = routes;
+        Ok(Self { conn })
     }
 
     /// A transaction that takes the write lock at once (waiting up to the busy timeout). A
     /// deferred one that reads first could not upgrade to writing after another process
     /// committed (SQLITE_BUSY without waiting), and what it reads, such as the ledger head, could
     /// be overtaken by another writer before it writes.
-    fn write_transaction(&mut self) -> Result<Transaction<'_>> {
-        Ok(self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    fn write_transaction(&self) -> Result<Transaction<'_>> {
+        Ok(Transaction::new_unchecked(
+            &self.conn,
+            TransactionBehavior::Immediate,
+        )?)
     }
 }
 
-fn parse_col<T: std::str::FromStr<Err = String>>(
-    r: &rusqlite::Row<'_>,
-    i: usize,
-) -> rusqlite::Result<T> {
-    let s: String = r.get(i)?;
-    s.parse().map_err(|e: String| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
-    })
-}
-
-fn parse_opt_col<T: std::str::FromStr<Err = String>>(
-    r: &rusqlite::Row<'_>,
-    i: usize,
-) -> rusqlite::Result<Option<T>> {
-    let s: Option<String> = r.get(i)?;
-    s.map(|s| {
-        s.parse().map_err(|e: String| {
-            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
-        })
-    })
-    .transpose()
+/// A store error inside a migration's hook.
+fn hook_error(e: StoreError) -> rusqlite_migration::HookError {
+    rusqlite_migration::HookError::Hook(e.to_string())
 }

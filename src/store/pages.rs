@@ -2,12 +2,13 @@
 //! `watch_summary`, the cross-archive changes with cursors, versions by content hash or by time
 //! (Memento), ledger positions of versions and the record of verification runs.
 //!
+//! Written once for both backends (both keep `watch_summary` up to date with triggers).
 //! Read-only except [`Store::record_verification`]. Never renders anything: it returns rows.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Result, StoreError};
+use super::sql::{Param, Row, Value};
+use super::{Result, Store, StoreError};
 use crate::pure::model::{ContentHash, Significance, VersionSeq, WatchId};
 
 /// What the watch list shows of one article.
@@ -138,7 +139,7 @@ pub struct VerificationRun {
     pub failures: i64,
 }
 
-pub(super) const WATCH_ITEM_COLUMNS: &str = "SELECT w.id, w.url, s.host,
+const WATCH_ITEM_COLUMNS: &str = "SELECT w.id, w.url, s.host,
     CASE WHEN w.removed_at IS NOT NULL THEN 'removed'
          WHEN w.status = 'live' AND w.gone_streak > 0 THEN 'missing'
          ELSE w.status END,
@@ -147,7 +148,7 @@ pub(super) const WATCH_ITEM_COLUMNS: &str = "SELECT w.id, w.url, s.host,
     coalesce((SELECT CASE WHEN c.kind = 'blocked' THEN CAST(c.count AS BIGINT) ELSE 0 END
               FROM checks c WHERE c.watch_id = w.id ORDER BY c.id DESC LIMIT 1), 0)";
 
-fn watch_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(WatchListItem, i64)> {
+fn watch_item(r: &Row) -> Result<(WatchListItem, i64)> {
     Ok((
         WatchListItem {
             id: WatchId(r.get(0)?),
@@ -168,17 +169,19 @@ fn watch_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<(WatchListItem, i64)> {
     ))
 }
 
-pub(super) const CHANGE_KINDS: &str = "('edited', 'deleted', 'restored')";
+const CHANGE_KINDS: &str = "('edited', 'deleted', 'restored')";
 
-impl super::Sqlite {
+impl Store {
     /// One page of the watch list. Pages are cut by keyset (the sort key and the id of the last
     /// row), so the thousandth page costs what the first does.
     pub fn watch_list_page(&self, q: &WatchQuery) -> Result<WatchListPage> {
         let (sql, args, limit) = watch_list_sql(q)?;
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows: Vec<(WatchListItem, i64)> = stmt
-            .query_map(rusqlite::params_from_iter(args), watch_item)?
-            .collect::<Result<_, _>>()?;
+        let rows = self.with(|tx| {
+            tx.query(&sql, &params(&args))?
+                .iter()
+                .map(watch_item)
+                .collect()
+        })?;
         Ok(watch_list_finish(q, rows, limit))
     }
 
@@ -188,43 +191,50 @@ impl super::Sqlite {
             "{WATCH_ITEM_COLUMNS} FROM watch_summary s JOIN watches w ON w.id = s.watch_id
              WHERE w.id = ?1"
         );
-        Ok(self
-            .conn
-            .query_row(&sql, [id.0], watch_item)
-            .optional()?
-            .map(|(item, _)| item))
+        self.with(|tx| {
+            tx.query_opt(&sql, &[&id.0])?
+                .map(|r| watch_item(&r).map(|(item, _)| item))
+                .transpose()
+        })
     }
 
     /// Every host watched, with its number of active watches, for the list's filter.
     pub fn watch_hosts(&self) -> Result<Vec<(String, i64)>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT s.host, count(*) FROM watch_summary s JOIN watches w ON w.id = s.watch_id
-             WHERE w.removed_at IS NULL GROUP BY s.host ORDER BY s.host",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|tx| {
+            tx.query(
+                "SELECT s.host, count(*) FROM watch_summary s JOIN watches w ON w.id = s.watch_id
+                 WHERE w.removed_at IS NULL GROUP BY s.host ORDER BY s.host",
+                &[],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect()
+        })
     }
 
     /// Edits, deletions and restorations across the archive (or of one watch).
     pub fn changes(&self, q: &ChangeQuery) -> Result<Vec<ChangeItem>> {
         let (sql, args) = changes_sql(q);
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
-            Ok(ChangeItem {
-                id: r.get(0)?,
-                watch_id: WatchId(r.get(1)?),
-                url: r.get(2)?,
-                title: r.get(3)?,
-                kind: r.get(4)?,
-                at: r.get(5)?,
-                version: r.get::<_, Option<i64>>(6)?.map(VersionSeq),
-                from_version: r.get::<_, Option<i64>>(7)?.map(VersionSeq),
-                significance: r.get(8)?,
-                reverted_to: r.get::<_, Option<i64>>(9)?.map(VersionSeq),
-                detail: r.get(10)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|tx| {
+            tx.query(&sql, &params(&args))?
+                .iter()
+                .map(|r| {
+                    Ok(ChangeItem {
+                        id: r.get(0)?,
+                        watch_id: WatchId(r.get(1)?),
+                        url: r.get(2)?,
+                        title: r.get(3)?,
+                        kind: r.get(4)?,
+                        at: r.get(5)?,
+                        version: r.get::<Option<i64>>(6)?.map(VersionSeq),
+                        from_version: r.get::<Option<i64>>(7)?.map(VersionSeq),
+                        significance: r.get(8)?,
+                        reverted_to: r.get::<Option<i64>>(9)?.map(VersionSeq),
+                        detail: r.get(10)?,
+                    })
+                })
+                .collect()
+        })
     }
 
     /// The first version of a watch whose canonical text has this hash.
@@ -233,42 +243,37 @@ impl super::Sqlite {
         watch: WatchId,
         hash: &ContentHash,
     ) -> Result<Option<VersionSeq>> {
-        Ok(self
-            .conn
-            .query_row(
+        self.with(|tx| {
+            tx.query_opt(
                 "SELECT seq FROM versions WHERE watch_id = ?1 AND content_hash = ?2
                  ORDER BY seq LIMIT 1",
-                params![watch.0, hash.to_hex()],
-                |r| r.get(0).map(VersionSeq),
-            )
-            .optional()?)
+                &[&watch.0, &hash.to_hex()],
+            )?
+            .map(|r| r.get(0).map(VersionSeq))
+            .transpose()
+        })
     }
 
     /// The version in force at `at` (RFC 3339): the last captured at or before it, or else the
     /// first one (Memento's TimeGate answers the closest memento).
     pub fn version_at(&self, watch: WatchId, at: &str) -> Result<Option<VersionSeq>> {
-        let before: Option<i64> = self
-            .conn
-            .query_row(
+        self.with(|tx| {
+            let before = tx.query_opt(
                 "SELECT seq FROM versions WHERE watch_id = ?1 AND captured_at <= ?2
                  ORDER BY captured_at DESC, seq DESC LIMIT 1",
-                params![watch.0, at],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let seq = match before {
-            Some(s) => Some(s),
-            None => self
-                .conn
-                .query_row(
-                    "SELECT min(seq) FROM versions WHERE watch_id = ?1",
-                    [watch.0],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .flatten(),
-        };
-        Ok(seq.map(VersionSeq))
+                &[&watch.0, &at],
+            )?;
+            let seq: Option<i64> = match before {
+                Some(r) => r.get(0)?,
+                None => tx
+                    .query_one(
+                        "SELECT min(seq) FROM versions WHERE watch_id = ?1",
+                        &[&watch.0],
+                    )?
+                    .get(0)?,
+            };
+            Ok(seq.map(VersionSeq))
+        })
     }
 
     /// Where a version's own entry is in the ledger.
@@ -277,81 +282,88 @@ impl super::Sqlite {
         watch: WatchId,
         seq: VersionSeq,
     ) -> Result<Option<LedgerPosition>> {
-        Ok(self
-            .conn
-            .query_row(
+        self.with(|tx| {
+            tx.query_opt(
                 "SELECT l.seq, l.hash FROM versions v
                  JOIN ledger l ON l.kind = 'version' AND l.row_id = v.id
                  WHERE v.watch_id = ?1 AND v.seq = ?2",
-                params![watch.0, seq.0],
-                |r| {
-                    Ok(LedgerPosition {
-                        seq: r.get(0)?,
-                        hash: r.get(1)?,
-                    })
-                },
-            )
-            .optional()?)
+                &[&watch.0, &seq.0],
+            )?
+            .map(|r| {
+                Ok(LedgerPosition {
+                    seq: r.get(0)?,
+                    hash: r.get(1)?,
+                })
+            })
+            .transpose()
+        })
     }
 
     /// Records one run of `stet verify`, for the integrity page.
     pub fn record_verification(&self, run: &VerificationRun) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO verifications (at, ok, versions, entries, head, failures)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                run.at,
-                run.ok,
-                run.versions,
-                run.entries,
-                run.head,
-                run.failures
-            ],
-        )?;
+        self.with(|tx| {
+            tx.execute(
+                "INSERT INTO verifications (at, ok, versions, entries, head, failures)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &[
+                    &run.at,
+                    &run.ok,
+                    &run.versions,
+                    &run.entries,
+                    &run.head,
+                    &run.failures,
+                ],
+            )
+        })?;
         Ok(())
     }
 
     /// The latest run of `stet verify`, if any.
     pub fn last_verification(&self) -> Result<Option<VerificationRun>> {
-        Ok(self
-            .conn
-            .query_row(
+        self.with(|tx| {
+            tx.query_opt(
                 "SELECT at, ok, versions, entries, head, failures FROM verifications
                  ORDER BY id DESC LIMIT 1",
-                [],
-                |r| {
-                    Ok(VerificationRun {
-                        at: r.get(0)?,
-                        ok: r.get(1)?,
-                        versions: r.get(2)?,
-                        entries: r.get(3)?,
-                        head: r.get(4)?,
-                        failures: r.get(5)?,
-                    })
-                },
-            )
-            .optional()?)
+                &[],
+            )?
+            .map(|r| {
+                Ok(VerificationRun {
+                    at: r.get(0)?,
+                    ok: r.get(1)?,
+                    versions: r.get(2)?,
+                    entries: r.get(3)?,
+                    head: r.get(4)?,
+                    failures: r.get(5)?,
+                })
+            })
+            .transpose()
+        })
     }
 
     /// How many active watches, versions and events the archive holds.
     pub fn archive_counts(&self) -> Result<(i64, i64, i64)> {
-        Ok(self.conn.query_row(
-            "SELECT (SELECT count(*) FROM watches WHERE removed_at IS NULL),
-                    (SELECT count(*) FROM versions), (SELECT count(*) FROM events)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?)
+        self.with(|tx| {
+            let r = tx.query_one(
+                "SELECT (SELECT count(*) FROM watches WHERE removed_at IS NULL),
+                        (SELECT count(*) FROM versions), (SELECT count(*) FROM events)",
+                &[],
+            )?;
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
     }
+}
+
+/// Built statement arguments as parameters.
+fn params(args: &[Value]) -> Vec<&dyn Param> {
+    args.iter().map(|a| a as &dyn Param).collect()
 }
 
 /// The statement of one page of the watch list (`?N` parameters), its arguments and the page
 /// size; the statement asks for one row more, which says whether a next page exists.
-pub(super) fn watch_list_sql(
-    q: &WatchQuery,
-) -> Result<(String, Vec<rusqlite::types::Value>, usize)> {
+fn watch_list_sql(q: &WatchQuery) -> Result<(String, Vec<Value>, usize)> {
     let mut conditions: Vec<String> = Vec::new();
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    let arg = |v: rusqlite::types::Value, args: &mut Vec<rusqlite::types::Value>| {
+    let mut args: Vec<Value> = Vec::new();
+    let arg = |v: Value, args: &mut Vec<Value>| {
         args.push(v);
         format!("?{}", args.len())
     };
@@ -363,20 +375,20 @@ pub(super) fn watch_list_sql(
         Some("live") => conditions
             .push("w.removed_at IS NULL AND w.status = 'live' AND w.gone_streak = 0".into()),
         Some(other) => {
-            let p = arg(other.to_string().into(), &mut args);
+            let p = arg(Value::Text(other.to_string()), &mut args);
             conditions.push(format!("w.removed_at IS NULL AND w.status = {p}"));
         }
     }
     if let Some(host) = q.host.as_deref().filter(|h| !h.is_empty()) {
-        let p = arg(host.to_ascii_lowercase().into(), &mut args);
+        let p = arg(Value::Text(host.to_ascii_lowercase()), &mut args);
         conditions.push(format!("s.host = {p}"));
     }
     if let Some(sig) = q.significance {
-        let p = arg(sig.as_str().to_string().into(), &mut args);
+        let p = arg(Value::Text(sig.as_str().to_string()), &mut args);
         conditions.push(format!("s.last_significance = {p}"));
     }
     if let Some(feed) = q.feed {
-        let p = arg(feed.into(), &mut args);
+        let p = arg(Value::Int(feed), &mut args);
         conditions.push(format!("w.feed_id = {p}"));
     }
     if let Some(text) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
@@ -384,7 +396,7 @@ pub(super) fn watch_list_sql(
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        let p = arg(format!("%{escaped}%").into(), &mut args);
+        let p = arg(Value::Text(format!("%{escaped}%")), &mut args);
         conditions.push(format!(
             "(s.title LIKE {p} ESCAPE '\\' OR w.url LIKE {p} ESCAPE '\\')"
         ));
@@ -398,15 +410,16 @@ pub(super) fn watch_list_sql(
     if let Some(cursor) = q.after.as_deref().filter(|c| !c.is_empty()) {
         let (value, id) = parse_cursor(cursor)?;
         let cmp = if order == "DESC" { "<" } else { ">" };
-        let value: rusqlite::types::Value = match q.sort {
-            WatchSort::Title => value.into(),
-            _ => value
-                .parse::<i64>()
-                .map_err(|_| StoreError::BadCursor(cursor.to_string()))?
-                .into(),
+        let value = match q.sort {
+            WatchSort::Title => Value::Text(value),
+            _ => Value::Int(
+                value
+                    .parse::<i64>()
+                    .map_err(|_| StoreError::BadCursor(cursor.to_string()))?,
+            ),
         };
         let pv = arg(value, &mut args);
-        let pi = arg(id.into(), &mut args);
+        let pi = arg(Value::Int(id), &mut args);
         conditions.push(format!("({key}, w.id) {cmp} ({pv}, {pi})"));
     }
     let limit = q.limit.clamp(1, 500);
@@ -420,7 +433,7 @@ pub(super) fn watch_list_sql(
 }
 
 /// The page of `rows` (one more than `limit` when a next page exists), with its cursor.
-pub(super) fn watch_list_finish(
+fn watch_list_finish(
     q: &WatchQuery,
     mut rows: Vec<(WatchListItem, i64)>,
     limit: usize,
@@ -446,35 +459,35 @@ pub(super) fn watch_list_finish(
 }
 
 /// The statement of a list of changes (`?N` parameters) and its arguments.
-pub(super) fn changes_sql(q: &ChangeQuery) -> (String, Vec<rusqlite::types::Value>) {
+fn changes_sql(q: &ChangeQuery) -> (String, Vec<Value>) {
     let mut conditions = vec![match q.kind.as_deref() {
         Some("edited") => "e.kind = 'edited'".to_string(),
         Some("deleted") => "e.kind = 'deleted'".to_string(),
         Some("restored") => "e.kind = 'restored'".to_string(),
         _ => format!("e.kind IN {CHANGE_KINDS}"),
     }];
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    let mut push = |cond: &str, v: rusqlite::types::Value| {
+    let mut args: Vec<Value> = Vec::new();
+    let mut push = |cond: &str, v: Value| {
         args.push(v);
         conditions.push(cond.replace('?', &format!("?{}", args.len())));
     };
     if let Some(sig) = q.significance {
-        push("e.significance = ?", sig.as_str().to_string().into());
+        push("e.significance = ?", Value::Text(sig.as_str().to_string()));
     }
     if let Some(host) = q.host.as_deref().filter(|h| !h.is_empty()) {
-        push("s.host = ?", host.to_ascii_lowercase().into());
+        push("s.host = ?", Value::Text(host.to_ascii_lowercase()));
     }
     if let Some(w) = q.watch {
-        push("e.watch_id = ?", w.0.into());
+        push("e.watch_id = ?", Value::Int(w.0));
     }
     if let Some(since) = q.since.as_deref() {
-        push("e.at >= ?", since.to_string().into());
+        push("e.at >= ?", Value::Text(since.to_string()));
     }
     if let Some(after) = q.after_id {
-        push("e.id > ?", after.into());
+        push("e.id > ?", Value::Int(after));
     }
     if let Some(before) = q.before_id {
-        push("e.id < ?", before.into());
+        push("e.id < ?", Value::Int(before));
     }
     // A reader catching up goes forward from its cursor; a person browsing goes back in time.
     let order = if q.after_id.is_some() || q.since.is_some() {

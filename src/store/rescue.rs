@@ -5,16 +5,22 @@
 
 use std::path::Path;
 
-use super::{Result, Sqlite, StoreError};
+use super::{Db, Result, Store, StoreError};
 
-impl Sqlite {
-    /// Writes a consistent copy of the database this connection has open to `to`, which must
-    /// not exist.
+impl Store {
+    /// Writes a consistent copy of the SQLite database this connection has open to `to`, which
+    /// must not exist. A PostgreSQL archive has no file of its own to copy: its operators' own
+    /// backups (pg_dump, base backups) do that.
     pub fn copy_to(&self, to: &Path) -> Result<()> {
+        let Db::Sqlite(s) = &self.db else {
+            return Err(StoreError::Corrupt(
+                "a PostgreSQL archive is not a file to copy (use pg_dump)".into(),
+            ));
+        };
         let to = to
             .to_str()
             .ok_or_else(|| StoreError::Corrupt(format!("path {} is not UTF-8", to.display())))?;
-        self.conn.execute("VACUUM INTO ?1", [to])?;
+        s.conn.execute("VACUUM INTO ?1", [to])?;
         Ok(())
     }
 }

@@ -42,10 +42,30 @@ pub struct SearchHit {
     pub removed_in: Option<VersionSeq>,
 }
 
-impl super::Sqlite {
+impl super::Store {
     /// Adds the versions stored since the last run to the full-text index (at most `batch` of
     /// them); returns how many were added. Cheap when the index is up to date.
     pub fn index_search(&self, batch: usize) -> Result<usize> {
+        match &self.db {
+            super::Db::Sqlite(s) => s.index_search(batch),
+            super::Db::Postgres(p) => p.index_search(batch),
+        }
+    }
+
+    /// Articles whose versions contain the words, best match first.
+    pub fn search(&self, q: &SearchQuery) -> Result<Vec<SearchHit>> {
+        match &self.db {
+            super::Db::Sqlite(s) => s.search(q),
+            super::Db::Postgres(p) => p.search(q),
+        }
+    }
+}
+
+/// SQLite's index: FTS5 over each version's title and text.
+impl super::Sqlite {
+    /// Adds the versions stored since the last run to the full-text index (at most `batch` of
+    /// them); returns how many were added. Cheap when the index is up to date.
+    fn index_search(&self, batch: usize) -> Result<usize> {
         // Looked at without the write lock first: most calls find nothing to add.
         let (stored, indexed): (Option<i64>, Option<i64>) = self.conn.query_row(
             "SELECT (SELECT max(id) FROM versions), (SELECT max(rowid) FROM search_text)",
@@ -87,7 +107,7 @@ impl super::Sqlite {
     }
 
     /// Articles whose versions contain the words, best match first.
-    pub fn search(&self, q: &SearchQuery) -> Result<Vec<SearchHit>> {
+    fn search(&self, q: &SearchQuery) -> Result<Vec<SearchHit>> {
         let Some(expr) = fts_expression(&q.text) else {
             return Ok(Vec::new());
         };

@@ -1,11 +1,11 @@
 //! Reading what was recorded: versions (with or without their text), events and checks.
 //!
-//! Never writes: `batch` records outcomes.
+//! Written once for both backends. Never writes: `record` records outcomes.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Result, Sqlite, StoreError, decompress_text, parse_col, parse_opt_col};
+use super::sql::Row;
+use super::{Result, Store, StoreError, decompress_text};
 use crate::pure::model::{BodyHash, CheckKind, ContentHash, Significance, VersionSeq, WatchId};
 
 /// A stored version without its text.
@@ -52,83 +52,92 @@ pub struct CheckRow {
     pub detail: Option<String>,
 }
 
-impl Sqlite {
+impl Store {
     pub fn versions(&self, watch: WatchId) -> Result<Vec<VersionMeta>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "{VERSION_META_COLUMNS} FROM versions WHERE watch_id = ?1 ORDER BY seq"
-        ))?;
-        let rows = stmt.query_map([watch.0], version_meta)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|tx| {
+            tx.query(
+                &format!("{VERSION_META_COLUMNS} FROM versions WHERE watch_id = ?1 ORDER BY seq"),
+                &[&watch.0],
+            )?
+            .iter()
+            .map(version_meta)
+            .collect()
+        })
     }
 
     /// One version with its text; the latest when `seq` is `None`.
     pub fn version(&self, watch: WatchId, seq: Option<VersionSeq>) -> Result<Option<Version>> {
         let sql = format!(
             "{VERSION_META_COLUMNS}, text_zstd FROM versions
-             WHERE watch_id = ?1 AND (?2 IS NULL OR seq = ?2) ORDER BY seq DESC LIMIT 1"
+             WHERE watch_id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR seq = ?2)
+             ORDER BY seq DESC LIMIT 1"
         );
-        let row = self
-            .conn
-            .query_row(&sql, params![watch.0, seq.map(|s| s.0)], |r| {
-                Ok((version_meta(r)?, r.get::<_, Vec<u8>>(9)?))
-            })
-            .optional()?;
-        let Some((meta, compressed)) = row else {
+        let Some(row) = self.with(|tx| tx.query_opt(&sql, &[&watch.0, &seq.map(|s| s.0)]))? else {
             return Ok(None);
         };
-        let text = decompress_text(&compressed)
+        let meta = version_meta(&row)?;
+        let text = decompress_text(&row.get::<Vec<u8>>(9)?)
             .map_err(|why| StoreError::Corrupt(format!("version {} text: {why}", meta.seq)))?;
         Ok(Some(Version { meta, text }))
     }
 
     pub fn events(&self, watch: WatchId) -> Result<Vec<EventRow>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT kind, at, version_seq, from_seq, significance, reverted_to, detail
-             FROM events WHERE watch_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([watch.0], |r| {
-            Ok(EventRow {
-                kind: parse_col(r, 0)?,
-                at: r.get(1)?,
-                version: r.get::<_, Option<i64>>(2)?.map(VersionSeq),
-                from_version: r.get::<_, Option<i64>>(3)?.map(VersionSeq),
-                significance: parse_opt_col(r, 4)?,
-                reverted_to: r.get::<_, Option<i64>>(5)?.map(VersionSeq),
-                detail: r.get(6)?,
+        self.with(|tx| {
+            tx.query(
+                "SELECT kind, at, version_seq, from_seq, significance, reverted_to, detail
+                 FROM events WHERE watch_id = ?1 ORDER BY id",
+                &[&watch.0],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(EventRow {
+                    kind: r.parse(0)?,
+                    at: r.get(1)?,
+                    version: r.get::<Option<i64>>(2)?.map(VersionSeq),
+                    from_version: r.get::<Option<i64>>(3)?.map(VersionSeq),
+                    significance: r.parse_opt(4)?,
+                    reverted_to: r.get::<Option<i64>>(5)?.map(VersionSeq),
+                    detail: r.get(6)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .collect()
+        })
     }
 
     pub fn checks(&self, watch: WatchId) -> Result<Vec<CheckRow>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT kind, first_at, last_at, CAST(count AS INTEGER), http_status, version_seq, detail
-             FROM checks WHERE watch_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([watch.0], |r| {
-            Ok(CheckRow {
-                kind: parse_col(r, 0)?,
-                first_at: r.get(1)?,
-                last_at: r.get(2)?,
-                count: r.get(3)?,
-                http_status: r.get(4)?,
-                version: r.get::<_, Option<i64>>(5)?.map(VersionSeq),
-                detail: r.get(6)?,
+        self.with(|tx| {
+            tx.query(
+                "SELECT kind, first_at, last_at, CAST(count AS BIGINT), http_status, version_seq,
+                        detail
+                 FROM checks WHERE watch_id = ?1 ORDER BY id",
+                &[&watch.0],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(CheckRow {
+                    kind: r.parse(0)?,
+                    first_at: r.get(1)?,
+                    last_at: r.get(2)?,
+                    count: r.get(3)?,
+                    http_status: r.get(4)?,
+                    version: r.get::<Option<i64>>(5)?.map(VersionSeq),
+                    detail: r.get(6)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .collect()
+        })
     }
 }
 
 const VERSION_META_COLUMNS: &str = "SELECT seq, captured_at, content_hash, body_hash, http_status, \
     final_url, title, byline, published";
 
-fn version_meta(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionMeta> {
+fn version_meta(r: &Row) -> Result<VersionMeta> {
     Ok(VersionMeta {
         seq: VersionSeq(r.get(0)?),
         captured_at: r.get(1)?,
-        content_hash: parse_col(r, 2)?,
-        body_hash: parse_col(r, 3)?,
+        content_hash: r.parse(2)?,
+        body_hash: r.parse(3)?,
         http_status: r.get(4)?,
         final_url: r.get(5)?,
         title: r.get(6)?,

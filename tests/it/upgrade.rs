@@ -18,9 +18,13 @@ use crate::support::{Stet, fixture, kind};
 /// Pages whose canonical text the current pipeline reads differently from pipeline "1".
 const PAGES: &[&str] = &["guardian-1", "citylab-1", "breitbart"];
 
-fn legacy_text(name: &str) -> String {
+/// Pages whose canonical text the current pipeline reads differently from pipeline "2".
+const PAGES_2: &[&str] = &["cnn", "wapo-1", "nytimes-3"];
+
+/// The text pipeline `extractor` stored for `name`.
+fn legacy_text(extractor: &str, name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/extractor-1")
+        .join(format!("tests/fixtures/extractor-{extractor}"))
         .join(format!("{name}.txt.zst"));
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     String::from_utf8(zstd::decode_all(bytes.as_slice()).unwrap())
@@ -29,8 +33,9 @@ fn legacy_text(name: &str) -> String {
         .to_string()
 }
 
-/// Records version 1 of `url` as the previous release stored it.
-fn record_legacy_version(db: &std::path::Path, url: &str, raw: &[u8], text: &str) {
+/// Records version 1 of `url` as the previous release stored it: with no extractor version
+/// for pipeline "1", with its version otherwise.
+fn record_legacy_version(db: &std::path::Path, url: &str, raw: &[u8], text: &str, extractor: &str) {
     let mut store = Store::open(db).unwrap();
     let watch = store.watch_id(url).unwrap().expect("watch exists");
     let fp = Fingerprint::of_canonical(text.to_string());
@@ -71,29 +76,43 @@ fn record_legacy_version(db: &std::path::Path, url: &str, raw: &[u8], text: &str
         retire: false,
     })
     .unwrap();
+    if extractor != stet::pure::extract::LEGACY_EXTRACTOR {
+        tx.set_extractor(watch, VersionSeq(1), extractor).unwrap();
+    }
     tx.commit().unwrap();
 }
 
 #[test]
 fn an_extractor_upgrade_is_a_rebaseline_not_an_edit() {
-    if crate::support::sqlite_only("records a pipeline-1 version straight into the SQLite file") {
+    upgrade_from("1", PAGES);
+}
+
+#[test]
+fn the_upgrade_from_extractor_2_is_a_rebaseline_not_an_edit() {
+    upgrade_from("2", PAGES_2);
+}
+
+fn upgrade_from(extractor: &str, pages: &[&str]) {
+    if crate::support::sqlite_only(
+        "records an old pipeline's version straight into the SQLite file",
+    ) {
         return;
     }
     let site = Site::start();
     let stet = Stet::new("", "");
     let mut urls = Vec::new();
-    for name in PAGES {
+    for name in pages {
         let url = site.url(&format!("/a/{name}"));
         let source = fixture(name, "source.html");
-        let legacy = legacy_text(name);
+        let legacy = legacy_text(extractor, name);
         let current = Fingerprint::of(&stet::pure::extract::extract(&source, &url));
         // The test means something only where the pipelines disagree.
         assert_ne!(
             current.canonical_text, legacy,
-            "{name}: pipeline 1 and the current one read the page alike"
+            "{name}: pipeline {extractor} and the current one read the page alike"
         );
         stet.watch(std::slice::from_ref(&url));
-        record_legacy_version(&stet.db_path(), &url, source.as_bytes(), &legacy);
+        record_legacy_version(&stet.db_path(), &url, source.as_bytes(), &legacy, extractor);
         // A fresh load: the same article, other bytes (a script's build stamp changed), so the
         // page is read again rather than recognised byte for byte.
         let reloaded = source.replacen(

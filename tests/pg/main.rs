@@ -228,3 +228,51 @@ fn a_sqlite_archive_moves_to_postgresql_with_the_same_ledger_head() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The ledger's every-column test (tests/it/proofs.rs) alters each column SQLite's schema has;
+/// here PostgreSQL's schema is read the same way: each column of a recorded table is committed
+/// to by an entry, or checked by `verify` as the row's identity (`id`, `watch_id`: its watch's
+/// URL) or its text (`text_zstd`: the content hash), or in the store's one exempt list. A new
+/// column that nothing covers fails here.
+#[test]
+fn every_column_of_the_recorded_tables_is_covered_by_the_ledger_on_postgresql() {
+    let pg = Postgres::start();
+    let url = pg.database("columns");
+    drop(
+        stet::store::Store::open(stet::store::Location::Postgres {
+            url,
+            blobs: None,
+            lease: stet::store::DEFAULT_LEASE,
+        })
+        .unwrap(),
+    );
+    let mut client = pg.client("columns");
+    for (table, committed) in [
+        ("versions", stet::store::version_columns()),
+        ("events", stet::store::event_columns()),
+    ] {
+        let columns: Vec<String> = client
+            .query(
+                "SELECT column_name::text FROM information_schema.columns
+                 WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+                &[&table],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(columns.len() > 5, "{table}: {columns:?}");
+        for column in &columns {
+            let covered = committed.contains(&column.as_str())
+                || ["id", "watch_id", "text_zstd"].contains(&column.as_str())
+                || stet::store::EXEMPT_COLUMNS
+                    .iter()
+                    .any(|(t, c, _)| *t == table && c == column);
+            assert!(
+                covered,
+                "{table}.{column} is neither committed to by a ledger entry, nor checked by \
+                 verify, nor in store::EXEMPT_COLUMNS"
+            );
+        }
+    }
+}

@@ -1,32 +1,24 @@
-//! The archive in PostgreSQL: the same operations as the SQLite modules beside this one, for an
-//! archive that several `stet run` workers share.
+//! The archive in PostgreSQL, for an archive that several `stet run` workers share: what only
+//! PostgreSQL does. Every operation is written once in the store's modules over the dialect
+//! seam (`sql::Tx`); this module gives them a connection.
 //!
 //! Owns connecting, the migrations in `migrations/postgres/` (applied in order under an advisory
 //! lock and recorded in `stet_migrations`), the bridge from the blocking store to the driver,
-//! the work queue (hosts and due watches claimed with `FOR UPDATE SKIP LOCKED` and a lease), and
-//! one ledger chain for every worker (each write transaction takes one advisory lock first).
-//! Never decides what an outcome means, and never runs SQLite's SQL.
+//! one ledger chain for every worker (each write transaction takes one advisory lock first), the
+//! work queue (`claims`) and full-text search with tsvector (`search`). Never decides what an
+//! outcome means.
 
-mod archive;
-mod outbox;
-mod pages;
-mod proofs;
-mod record;
-mod scan;
+mod claims;
 mod search;
-
-pub(super) use record::PgBatch;
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use postgres::{Client, GenericClient, NoTls};
+use postgres::{Client, NoTls};
 
 use super::s3::BlobBucket;
 use super::{Location, Result, StoreError};
-use crate::pure::ledger::{Entry, EntryBody, EntryKind};
-use crate::pure::model::Sha256Hash;
 
 /// The schema, one plain SQL file per step, applied in order and recorded by name.
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -117,21 +109,42 @@ impl Pg {
     }
 
     /// Runs `f` with the connection, off the async threads.
-    fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+    pub(super) fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
         let mut client = self.client.borrow_mut();
         let client = client.as_mut().ok_or(StoreError::Closed)?;
         blocking(|| f(client))
     }
 
     /// Runs `f` in a write transaction that holds the write lock, and commits it.
-    fn write<T>(&self, f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T>) -> Result<T> {
-        self.with(|client| {
-            let mut tx = client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+    pub(super) fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut postgres::Transaction<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let mut client = self.client.borrow_mut();
+        let client = client.as_mut().ok_or(StoreError::Closed)?;
+        blocking(|| {
+            let mut tx = locked(client)?;
             let out = f(&mut tx)?;
-            tx.commit()?;
+            tx.commit().map_err(StoreError::from)?;
             Ok(out)
         })
+    }
+
+    /// A transaction of check outcomes (it holds the write lock), the lease its commit renews
+    /// host claims for, and where chunk bytes go.
+    pub(super) fn batch(
+        &mut self,
+    ) -> Result<(postgres::Transaction<'_>, f64, Option<&BlobBucket>)> {
+        let lease = self.lease_secs();
+        let Pg { client, blobs, .. } = self;
+        let client = client.get_mut().as_mut().ok_or(StoreError::Closed)?;
+        let tx = blocking(|| locked(client))?;
+        Ok((tx, lease, blobs.as_ref()))
+    }
+
+    /// Where chunk bytes live when not in the database.
+    pub(super) fn bucket(&self) -> Option<&BlobBucket> {
+        self.blobs.as_ref()
     }
 
     fn lease_secs(&self) -> f64 {
@@ -145,6 +158,13 @@ impl Drop for Pg {
         let client = self.client.get_mut().take();
         blocking(move || drop(client));
     }
+}
+
+/// A transaction that holds the write lock.
+fn locked(client: &mut Client) -> Result<postgres::Transaction<'_>> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+    Ok(tx)
 }
 
 fn migrate(client: &mut Client) -> std::result::Result<(), postgres::Error> {
@@ -168,89 +188,6 @@ fn migrate(client: &mut Client) -> std::result::Result<(), postgres::Error> {
         )?;
     }
     tx.commit()
-}
-
-/// Chains `body` after the current head and stores it, recording `row_id`. Call it inside a
-/// transaction that holds the write lock.
-pub(super) fn append(tx: &mut impl GenericClient, body: EntryBody, row_id: i64) -> Result<Entry> {
-    let prev = last(tx)?;
-    let entry = Entry::chain(prev, body);
-    let b = &entry.body;
-    let meta = b
-        .meta
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(format!("cannot encode metadata: {e}")))?;
-    tx.execute(
-        "INSERT INTO ledger (seq, kind, watch_url, version_seq, at, content_hash, body_hash,
-            prev_hash, hash, row_id, meta)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        &[
-            &entry.seq,
-            &b.kind.as_str(),
-            &b.url,
-            &b.version.map(|v| v.0),
-            &b.at,
-            &b.content_hash.map(|h| h.to_hex()),
-            &b.body_hash.map(|h| h.to_hex()),
-            &entry.prev_hash.to_hex(),
-            &entry.hash.to_hex(),
-            &row_id,
-            &meta,
-        ],
-    )?;
-    Ok(entry)
-}
-
-pub(super) fn last(tx: &mut impl GenericClient) -> Result<Option<(i64, Sha256Hash)>> {
-    tx.query_opt(
-        "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1",
-        &[],
-    )?
-    .map(|r| {
-        let seq: i64 = r.try_get(0)?;
-        let hash: String = r.try_get(1)?;
-        hash.parse().map(|h| (seq, h)).map_err(StoreError::Corrupt)
-    })
-    .transpose()
-}
-
-/// Records a watch change (`watch:added` or `watch:removed`) of watch `id`.
-pub(super) fn append_watch(
-    tx: &mut impl GenericClient,
-    kind: EntryKind,
-    id: i64,
-    at: &str,
-) -> Result<()> {
-    let url: String = tx
-        .query_one("SELECT url FROM watches WHERE id = $1", &[&id])?
-        .try_get(0)?;
-    append(
-        tx,
-        EntryBody {
-            kind,
-            url,
-            version: None,
-            at: at.to_string(),
-            content_hash: None,
-            body_hash: None,
-            meta: None,
-        },
-        id,
-    )?;
-    Ok(())
-}
-
-/// Parses a stored text column (a hash, a kind) into its type.
-pub(super) fn parse<T: std::str::FromStr<Err = String>>(s: String) -> Result<T> {
-    s.parse().map_err(StoreError::Corrupt)
-}
-
-pub(super) fn parse_opt<T: std::str::FromStr<Err = String>>(
-    s: Option<String>,
-) -> Result<Option<T>> {
-    s.map(parse).transpose()
 }
 
 /// A watch's host and port, the key politeness keeps its limits under.
