@@ -365,6 +365,10 @@ impl Wall {
 
 /// A teaser of a version holds at most this share of its words.
 const TEASER_SHARE: f64 = 0.7;
+/// A teaser that is the last version's text cut off (its first paragraphs, or a run of them,
+/// unchanged, the last maybe cut short) holds at most this share: a box after a cut of the
+/// very text is the strongest sign there is, so only a few paragraphs need be missing.
+const CUT_SHARE: f64 = 0.95;
 /// With no version to compare with, a page is walled only when its text is this short.
 const FIRST_TEASER_WORDS: usize = 250;
 
@@ -374,7 +378,9 @@ const FIRST_TEASER_WORDS: usize = 250;
 /// With a last version (pass the signs its page did not carry, [`Signs::since`]), the page is
 /// walled when it carries a sign, the article text it shows (paragraphs found in the last
 /// version, the last one maybe cut short, or rewordings of them) holds at most 70% of the last
-/// version's words, and it shows some of it or none at all. Text of its own (the wall's box,
+/// version's words (95% when it is the last version's text cut off: a run of its paragraphs
+/// unchanged, the last maybe cut short, with more after it), and it shows some of it or none
+/// at all. Text of its own (the wall's box,
 /// captions, furniture) is not counted. Rewordings are the sentences changed above the wall
 /// ([`Shown::Changed`]). A short text with no wall sign is never walled: a real cut is an edit.
 /// With no version yet, it takes the markup's word: the schema.org part missing, or a wall's
@@ -428,7 +434,12 @@ pub fn judge(signs: &Signs, paragraphs: &[String], last: Option<&[String]>) -> O
             changed.extend(new_sentences(p, &folded));
         }
     }
-    if words(&article) as f64 > TEASER_SHARE * last_words as f64 {
+    let share = if changed.is_empty() && is_run_of(&article, &folded) {
+        CUT_SHARE
+    } else {
+        TEASER_SHARE
+    };
+    if words(&article) as f64 > share * last_words as f64 {
         return None;
     }
     if found == 0 && changed.is_empty() {
@@ -441,6 +452,26 @@ pub fn judge(signs: &Signs, paragraphs: &[String], last: Option<&[String]>) -> O
     }
     // Most of what it shows must be the last version's for the rest to be called changed.
     (found * 2 >= article.len()).then(|| wall(Shown::Changed(changed)))
+}
+
+/// Whether `article` is a strict part of `last` (folded): its paragraphs follow one another
+/// there in the same order, the last one maybe cut short, and `last` holds more.
+fn is_run_of(article: &[&String], last: &[String]) -> bool {
+    let Some(first) = article.first().map(|p| fold(p)) else {
+        return false;
+    };
+    let n = article.len();
+    last.iter()
+        .enumerate()
+        .filter(|(_, l)| **l == first || (n == 1 && l.starts_with(&first)))
+        .any(|(at, _)| {
+            at + n <= last.len()
+                && article.iter().enumerate().all(|(i, p)| {
+                    let (f, l) = (fold(p), &last[at + i]);
+                    *l == f || (i + 1 == n && l.starts_with(&f))
+                })
+                && (at + n < last.len() || at > 0 || last[at + n - 1] != fold(article[n - 1]))
+        })
 }
 
 /// Whether two paragraphs share at least half of their distinct words: one is a rewording of
@@ -619,6 +650,26 @@ mod tests {
         let overlay = vec!["We value your privacy and use cookies.".to_string()];
         check(&consent, &overlay, Some(&full), Some(WallKind::Consent));
         check(&consent, &[], None, Some(WallKind::Consent));
+    }
+
+    #[test]
+    fn the_last_version_cut_off_under_a_box_is_walled_even_when_most_is_shown() {
+        let full = paras(20);
+        let html = page(
+            "",
+            "<p>..</p><div class=\"box\">Subscribe to continue reading</div>",
+        );
+        // Its first 18 paragraphs, or 18 from the second on: 90% of the words, yet a cut.
+        check(&html, &full[..18], Some(&full), Some(WallKind::Paywall));
+        check(&html, &full[1..19], Some(&full), Some(WallKind::Paywall));
+        // The whole of it is no cut, whatever the box says.
+        check(&html, &full, Some(&full), None);
+        // A paragraph missing in the middle is not the text cut off: the 70% rule holds.
+        let mut gap = full[..19].to_vec();
+        gap.remove(5);
+        check(&html, &gap, Some(&full), None);
+        // And the same cut with no sign is an edit.
+        check(&page("", "<p>story</p>"), &full[..18], Some(&full), None);
     }
 
     #[test]

@@ -322,25 +322,27 @@ impl Page {
     fn decorate(&self, source: &str, n: Noise) -> String {
         let v = |x: u8, a: &'static str, b: &'static str| if x == 0 { a } else { b };
         let mut s = source.to_string();
-        // Inside the article: a relative timestamp and comment count before the first paragraph,
-        // an ad after the second.
-        let (_, end1) = paragraph_region(&s, &self.anchors[1]).unwrap();
-        let ad = format!(
-            "<div class=\"dfp-ad inline\"><p>Advertisement</p><p>{}</p></div>",
-            v(
-                n.ad,
-                "Win a weekend in Lisbon with our summer sweepstakes, enter today!",
-                "Switch your energy supplier now and save up to 300 euros a year!"
-            )
-        );
-        s.insert_str(end1, &ad);
-        let (start0, _) = paragraph_region(&s, &self.anchors[0]).unwrap();
-        let meta = format!(
-            "<div class=\"article-meta\"><span class=\"stamp\">{}</span> <a href=\"#comments\" class=\"cmt\">{} comments</a></div>",
-            v(n.timestamp, "Updated 5 minutes ago", "Updated 2 hours ago"),
-            v(n.comments, "12", "57"),
-        );
-        s.insert_str(start0, &meta);
+        // Inside the article, where it is shown (an overlay may stand in its place): a relative
+        // timestamp and comment count before the first paragraph, an ad after the second.
+        if let Some((_, end1)) = paragraph_region(&s, &self.anchors[1]) {
+            let ad = format!(
+                "<div class=\"dfp-ad inline\"><p>Advertisement</p><p>{}</p></div>",
+                v(
+                    n.ad,
+                    "Win a weekend in Lisbon with our summer sweepstakes, enter today!",
+                    "Switch your energy supplier now and save up to 300 euros a year!"
+                )
+            );
+            s.insert_str(end1, &ad);
+        }
+        if let Some((start0, _)) = paragraph_region(&s, &self.anchors[0]) {
+            let meta = format!(
+                "<div class=\"article-meta\"><span class=\"stamp\">{}</span> <a href=\"#comments\" class=\"cmt\">{} comments</a></div>",
+                v(n.timestamp, "Updated 5 minutes ago", "Updated 2 hours ago"),
+                v(n.comments, "12", "57"),
+            );
+            s.insert_str(start0, &meta);
+        }
 
         let cb = v(n.cache_bust, "1700000000", "1700003600");
         let nonce = v(n.script, "r4nd0mN0nce", "0th3rN0nc3");
