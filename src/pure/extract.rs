@@ -565,7 +565,7 @@ fn run(html: &str, url: &str, options: &Options, removed: Option<&mut Vec<Remove
         trace.text(&p, Rule::Headline);
         dropped += 1;
     }
-    remove_inner_furniture(&mut article, &blocks, &captions, &mut trace);
+    // The watch's own rules come first, so `--explain` names them for what they match.
     if !options.ignore_text.is_empty() {
         article.paragraphs.retain(
             |p| match options.ignore_text.iter().find(|r| r.is_match(p)) {
@@ -577,6 +577,7 @@ fn run(html: &str, url: &str, options: &Options, removed: Option<&mut Vec<Remove
             },
         );
     }
+    remove_inner_furniture(&mut article, &blocks, &captions, &mut trace);
 
     let text_len: usize = article.paragraphs.iter().map(|p| p.chars().count()).sum();
     let title_says = NOT_FOUND.is_match(&article.title) || NOT_FOUND.is_match(&page_title);

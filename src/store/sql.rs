@@ -449,6 +449,15 @@ impl<C: postgres::GenericClient> Tx for C {
     }
 }
 
+/// SQL that ends this worker's lease on a watch, added to the statements that finish a check
+/// (PostgreSQL's work queue; SQLite has one writer and no leases).
+pub(super) fn end_lease(tx: &dyn Tx) -> &'static str {
+    match tx.dialect() {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => ", lease_owner = NULL, lease_until = NULL",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,14 +490,5 @@ mod tests {
         assert_eq!(r.get::<Vec<u8>>(2).unwrap(), vec![1, 2]);
         assert_eq!(r.get::<Option<String>>(3).unwrap(), None);
         assert!(r.get::<String>(0).is_err(), "an integer is not text");
-    }
-}
-
-/// SQL that ends this worker's lease on a watch, added to the statements that finish a check
-/// (PostgreSQL's work queue; SQLite has one writer and no leases).
-pub(super) fn end_lease(tx: &dyn Tx) -> &'static str {
-    match tx.dialect() {
-        Dialect::Sqlite => "",
-        Dialect::Postgres => ", lease_owner = NULL, lease_until = NULL",
     }
 }

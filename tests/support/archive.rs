@@ -10,6 +10,7 @@ use super::site::{Route, Site};
 pub const BRIDGE_V1: &[&str] = &[
     "The city council voted on Tuesday to close the harbour bridge for six weeks of repairs to its corroded cables.",
     "About 40,000 vehicles cross the bridge every day, and buses will be diverted through the eastern tunnel.",
+    "Engineers found the corrosion during a routine inspection of the suspension cables in the spring.",
     "Local businesses said they had been given only four days of notice and warned of lost trade in the busy season.",
     "The works are paid for by the regional transport fund.",
 ];
