@@ -27,7 +27,7 @@ pub struct CopyIndex<Id> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Candidate<Id> {
     pub id: Id,
-    /// Bands in common, out of [`BANDS`]: more is likelier.
+    /// Bands in common, out of [`BANDS`](super::sketch::BANDS): more is likelier.
     pub bands: u32,
 }
 

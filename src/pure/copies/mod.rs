@@ -4,7 +4,7 @@
 //! Owns the word shingles of a canonical text, its MinHash sketch and LSH band keys
 //! ([`sketch`]), an in-memory candidate index and the containment check that turns a candidate
 //! into a link ([`index`]), clusters and roles decided from evidence ([`cluster`]), and the
-//! copy-against-original comparison with the stale-copy rules ([`compare`]). Pure: takes texts,
+//! copy-against-original comparison with the stale-copy rules ([`mod@compare`]). Pure: takes texts,
 //! sketches and evidence, returns data; it never reads the archive, the network or the clock.
 //! The store keeps sketches and band keys beside versions and answers the same lookups.
 
