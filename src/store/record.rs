@@ -83,7 +83,7 @@ impl Batch<'_> {
     fn run<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         match &mut *self.tx.borrow_mut() {
             BatchTx::Sqlite(tx) => f(&mut Lite(tx)),
-            BatchTx::Postgres { tx, .. } => super::pg::blocking(|| f(tx)),
+            BatchTx::Postgres { tx, .. } => super::sql::blocking(|| f(tx)),
         }
     }
 
@@ -252,7 +252,7 @@ impl Batch<'_> {
     pub fn commit(self) -> Result<()> {
         match self.tx.into_inner() {
             BatchTx::Sqlite(tx) => Ok(tx.commit()?),
-            BatchTx::Postgres { mut tx, lease } => super::pg::blocking(|| {
+            BatchTx::Postgres { mut tx, lease } => super::sql::blocking(|| {
                 Tx::execute(
                     &mut tx,
                     "UPDATE host_claims SET lease_until = now() + make_interval(secs => ?2)

@@ -112,7 +112,7 @@ impl BlobBucket {
     pub(super) fn put(&self, key: &str, data: Vec<u8>) -> Result<()> {
         let path = self.path(key);
         let rt = self.runtime()?;
-        super::pg::blocking(|| rt.block_on(self.store.put(&path, PutPayload::from(data))))
+        super::sql::blocking(|| rt.block_on(self.store.put(&path, PutPayload::from(data))))
             .map(|_| ())
             .map_err(|e| StoreError::Blobs(format!("cannot store chunk {key}: {e}")))
     }
@@ -121,7 +121,7 @@ impl BlobBucket {
     pub(super) fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let path = self.path(key);
         let rt = self.runtime()?;
-        super::pg::blocking(|| {
+        super::sql::blocking(|| {
             rt.block_on(async {
                 match self.store.get(&path).await {
                     Ok(r) => r.bytes().await.map(|b| Some(b.to_vec())),

@@ -415,7 +415,7 @@ pub(crate) fn pg_row(r: &postgres::Row) -> Result<Row> {
 }
 
 /// PostgreSQL: a client or a transaction. Callers step off the async threads first
-/// (`pg::blocking`).
+/// (`blocking`).
 impl<C: postgres::GenericClient> Tx for C {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
@@ -455,6 +455,16 @@ pub(super) fn end_lease(tx: &dyn Tx) -> &'static str {
     match tx.dialect() {
         Dialect::Sqlite => "",
         Dialect::Postgres => ", lease_owner = NULL, lease_until = NULL",
+    }
+}
+
+/// Runs blocking driver work from wherever the store is called: on an async worker thread it
+/// steps out of the runtime first (the driver runs its own), elsewhere it just runs.
+pub(super) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 

@@ -18,6 +18,7 @@ use std::time::Duration;
 use postgres::{Client, NoTls};
 
 use super::s3::BlobBucket;
+use super::sql::blocking;
 use super::{Location, Result, StoreError};
 
 /// The schema, one plain SQL file per step, applied in order and recorded by name.
@@ -72,16 +73,6 @@ pub(super) fn worker_id() -> &'static str {
             .map_or(0, |d| d.as_nanos());
         format!("{host}:{}:{started:x}", std::process::id())
     })
-}
-
-/// Runs blocking driver work from wherever the store is called: on an async worker thread it
-/// steps out of the runtime first (the driver runs its own), elsewhere it just runs.
-pub(super) fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-        _ => f(),
-    }
 }
 
 impl Pg {
